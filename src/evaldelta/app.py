@@ -1,0 +1,71 @@
+"""The application factory: routes, error handling, and the store and writer lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from evaldelta import __version__
+from evaldelta.auth import KeyCache
+from evaldelta.errors import install_error_handlers
+from evaldelta.ingest.writer import Writer
+from evaldelta.limits import BodySizeLimit
+from evaldelta.routes import datasets, deltas, examples, feedback, info, runs, sessions
+from evaldelta.settings import Settings
+from evaldelta.store.base import Store
+
+
+def open_store(url: str) -> Store:
+    """The store a URL names: ``duckdb:///path/to/file.duckdb``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"store URL {url!r} has no scheme; expected duckdb:///path/file.duckdb")
+    match scheme:
+        case "duckdb":
+            from evaldelta.store.duckdb_store import DuckDBStore
+
+            path = rest[1:] if rest.startswith("/") and rest[1:2] == "/" else rest
+            return DuckDBStore(Path(path))
+        case _:
+            raise ValueError(f"unsupported store scheme {scheme!r}; supported: duckdb")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the API. The store opens and the writer starts when the app starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_store(settings.store_url())
+        writer = Writer(
+            store, max_batch_ops=settings.writer_batch_max_ops, queue_max=settings.writer_queue_max
+        )
+        writer.start()
+        app.state.store = store
+        app.state.writer = writer
+        app.state.key_cache = KeyCache()
+        try:
+            yield
+        finally:
+            writer.stop()
+            store.close()
+
+    app = FastAPI(title="evaldelta", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+
+    async def too_deep(_: Request, __: Exception) -> JSONResponse:
+        detail = [{"loc": ["body"], "msg": "JSON nested too deeply", "type": "value_error"}]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    app.add_exception_handler(RecursionError, too_deep)
+    for prefix in ("", "/api/v1"):
+        for module in (info, datasets, examples, sessions, runs, feedback, deltas):
+            app.include_router(module.router, prefix=prefix)
+    for prefix in ("/v1", "/api/v1"):
+        app.include_router(examples.platform, prefix=prefix)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

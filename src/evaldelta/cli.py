@@ -1,0 +1,136 @@
+"""The ``evaldelta`` command: serve the API, manage API keys."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from evaldelta.settings import Settings
+
+app = typer.Typer(
+    help="evaldelta: an evaluation store that speaks the LangSmith API.", no_args_is_help=True
+)
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+err = Console(stderr=True)
+
+BOOTSTRAP_KEY_FILE = "default-api-key"
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Where the data lives (default ./evaldelta-data).")
+]
+
+
+def _settings(data_dir: Path | None, store: str | None = None) -> Settings:
+    settings = Settings()
+    if data_dir is not None:
+        settings.data_dir = data_dir
+    if store is not None:
+        settings.store = store
+    return settings
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _bootstrap(settings: Settings, endpoint: str) -> None:
+    """On the first start of an empty store, make tenant ``default`` and print its key once.
+
+    The key is also kept in the data dir, readable by the owner only, so a newcomer can
+    find it again.
+    """
+    from evaldelta.app import open_store
+    from evaldelta.auth import create_key
+
+    store = open_store(settings.store_url())
+    try:
+        if store.tenant_count() > 0:
+            return
+        _, key = create_key(store, "default")
+    finally:
+        store.close()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key_file = settings.data_dir / BOOTSTRAP_KEY_FILE
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    err.print("[bold]Created tenant 'default' and its first API key.[/bold] Use it with:")
+    print(f"export LANGSMITH_ENDPOINT={endpoint}")
+    print(f"export LANGSMITH_API_KEY={key}", flush=True)
+    err.print(f"(kept, readable by you only, in {key_file})")
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 1984,
+    store: Annotated[
+        str | None, typer.Option(help="Store URL (default: duckdb:///<data-dir>/evaldelta.duckdb).")
+    ] = None,
+    allow_remote: Annotated[
+        bool, typer.Option("--allow-remote", help="Allow binding a non-loopback address.")
+    ] = False,
+) -> None:
+    """Serve the LangSmith-compatible API (and the delta endpoints)."""
+    import uvicorn
+
+    from evaldelta.app import create_app
+
+    settings = _settings(data_dir, store)
+    if not _is_loopback(host) and not (allow_remote or settings.allow_remote):
+        err.print(
+            f"[red]Refusing to bind {host}: not a loopback address.[/red] "
+            "Pass --allow-remote if you mean to expose evaldelta to your network."
+        )
+        raise typer.Exit(2)
+    endpoint = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    try:
+        _bootstrap(settings, endpoint)
+    except Exception as exc:  # a locked or unreadable store: say so plainly
+        err.print(f"[red]Cannot open the store: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    err.print(f"evaldelta serving on {endpoint} (store: {settings.store_url()})")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="Tenant name; created if it does not exist.")],
+    data_dir: DataDir = None,
+    store: Annotated[str | None, typer.Option(help="Store URL.")] = None,
+) -> None:
+    """Create an API key for a tenant. The key is printed alone on the last line."""
+    from evaldelta.app import open_store
+    from evaldelta.auth import create_key
+
+    settings = _settings(data_dir, store)
+    try:
+        opened = open_store(settings.store_url())
+    except Exception as exc:
+        err.print(
+            f"[red]Cannot open the store: {exc}[/red]\n"
+            "If the server is running on this data dir, stop it first."
+        )
+        raise typer.Exit(2) from exc
+    try:
+        tenant_id, key = create_key(opened, tenant)
+    finally:
+        opened.close()
+    err.print(f"Created a key for tenant {tenant!r} ({tenant_id}).")
+    print(key)
+
+
+def main() -> None:
+    app()

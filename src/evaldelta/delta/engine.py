@@ -1,0 +1,123 @@
+"""The feedback-delta engine: validation before the first byte, then one query per key.
+
+Semantics (documented in docs/deltas.md): per (session, example), the mean of the key's
+numeric scores over the session's root runs of that example that pass the session's
+filters; a comparison session's example improved when its mean beats the baseline's
+(higher, or lower for keys whose config says lower is better), regressed when it loses,
+and is in neither list when equal or missing on either side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+from uuid import UUID
+
+import orjson
+from fastapi.concurrency import run_in_threadpool
+
+from evaldelta.delta.filters import FilterError, compile_filter, parse_filter
+from evaldelta.errors import Invalid, NotFound
+from evaldelta.models import Filters
+from evaldelta.store.base import DeltaQuery, Page, Store
+
+DeltaLists = dict[str, dict[str, list[UUID]]]
+
+
+def compile_filters(
+    filters: Filters | None, allowed: Sequence[UUID]
+) -> dict[UUID, tuple[str, list[Any]]]:
+    """Each session's filter strings parsed and AND-ed into one SQL fragment over runs ``r``.
+
+    A filter for a session that is not in the request, or one that does not parse, is a
+    422 naming the session and the string's index.
+    """
+    out: dict[UUID, tuple[str, list[Any]]] = {}
+    for session_id, texts in (filters or {}).items():
+        loc: list[str | int] = ["body", "filters", str(session_id)]
+        if session_id not in allowed:
+            raise Invalid(
+                f"filter for session {session_id}, which is neither the baseline nor a "
+                "comparison session of this request",
+                loc=loc,
+            )
+        fragments, params = [], []
+        for index, text in enumerate(texts):
+            try:
+                sql, p = compile_filter(parse_filter(text))
+            except FilterError as err:
+                raise Invalid(
+                    f"filter {index} of session {session_id}: {err}", loc=[*loc, index]
+                ) from err
+            fragments.append(f"({sql})")
+            params += p
+        if fragments:
+            out[session_id] = (" AND ".join(fragments), params)
+    return out
+
+
+def prepare(
+    store: Store,
+    tenant_id: UUID,
+    dataset_id: UUID,
+    baseline: UUID,
+    comparisons: Sequence[UUID],
+    keys: Sequence[str],
+    filters: Filters | None,
+    comparative_experiment_id: UUID | None = None,
+) -> DeltaQuery:
+    """Check everything that can be checked before answering: 404 for a dataset or session
+    that is not this tenant's, or a session that is not an experiment on this dataset."""
+    if store.get_dataset(tenant_id, dataset_id) is None:
+        raise NotFound(f"Dataset {dataset_id} not found")
+    comparisons = list(dict.fromkeys(comparisons))
+    for session_id in dict.fromkeys([baseline, *comparisons]):
+        session = store.get_session(tenant_id, session_id, stats=False)
+        if session is None or session.get("reference_dataset_id") != dataset_id:
+            raise NotFound(f"Session {session_id} not found in dataset {dataset_id}")
+    return DeltaQuery(
+        tenant_id=tenant_id,
+        dataset_id=dataset_id,
+        baseline_session_id=baseline,
+        comparison_session_ids=comparisons,
+        feedback_keys=list(dict.fromkeys(keys)),
+        filters=compile_filters(filters, [baseline, *comparisons]),
+        comparative_experiment_id=comparative_experiment_id,
+    )
+
+
+def compute_key(
+    store: Store, query: DeltaQuery, key: str, lower_is_better: bool, window: Page | None = None
+) -> dict[str, dict[str, list[UUID]]]:
+    """One key's improved and regressed example ids for every comparison session."""
+    lists = store.delta(query, key, lower_is_better=lower_is_better, window=window)
+    return {
+        str(sid): {"improved_examples": improved, "regressed_examples": regressed}
+        for sid, (improved, regressed) in lists.items()
+    }
+
+
+def sse(event: str, data: object) -> bytes:
+    """One Server-Sent Event; every event has a data line so browsers dispatch it."""
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+async def stream_deltas(store: Store, query: DeltaQuery) -> AsyncIterator[bytes]:
+    """One ``data`` event per key as soon as it is computed, then ``end``.
+
+    A failure in one key goes into that key's chunk as an ``errors`` entry; the others
+    still arrive.  If the client goes away, the generator is cancelled and no further key
+    is computed.
+    """
+    lower = await run_in_threadpool(store.lower_is_better, query.tenant_id, query.feedback_keys)
+    for key in query.feedback_keys:
+        try:
+            result = await run_in_threadpool(compute_key, store, query, key, key in lower)
+            chunk: dict[str, Any] = {"feedback_deltas": {key: result}, "errors": None}
+        except Exception as err:  # in band: the stream goes on with the next key
+            chunk = {
+                "feedback_deltas": {},
+                "errors": [{"feedback_keys": [key], "error": f"{type(err).__name__}: {err}"}],
+            }
+        yield sse("data", chunk)
+    yield sse("end", {})

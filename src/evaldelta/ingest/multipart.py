@@ -1,0 +1,356 @@
+"""Reading the multipart bodies the LangSmith SDK sends, as pure functions.
+
+``decode_body`` undoes ``Content-Encoding`` under a hard cap on the decoded size (a zstd
+bomb costs a 413, not the server's memory), ``parse_multipart`` splits the body into
+``Part``s with python-multipart, and ``group_run_parts`` / ``group_example_parts`` turn part
+names such as ``post.<run_id>.outputs`` back into one dict per run, feedback or example.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
+from uuid import UUID
+
+import orjson
+import zstandard
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from evaldelta.errors import DomainError
+
+JsonDict = dict[str, Any]
+
+RUN_FIELDS = frozenset({"inputs", "outputs", "events", "extra", "error", "serialized"})
+EXAMPLE_FIELDS = frozenset({"inputs", "outputs", "attachments_operations"})
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+# zstd expands at most ~32 KiB per input byte, so feeding 256 bytes at a time overshoots
+# the decoded-size cap by 8 MiB at worst.
+_INPUT_STEP = 256
+
+
+class IngestError(DomainError):
+    """A body that cannot be ingested; ``status_code`` is the HTTP answer.
+
+    400: malformed transport (encoding, multipart framing); 413: too large;
+    415: unknown ``Content-Encoding``; 422: a part whose name or content is invalid
+    (``loc`` is then ``["body", <part name>]``).
+    """
+
+    def __init__(self, status_code: int, message: str, *, part: str | None = None) -> None:
+        super().__init__(message, loc=None if part is None else ["body", part])
+        self.status_code = status_code
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One part of a multipart body; ``content_type`` without its ``length=`` parameter."""
+
+    name: str
+    content_type: str
+    data: bytes
+
+
+class Attachment(NamedTuple):
+    """Raw bytes attached to a run by an ``attachment.<run_id>.<name>`` part."""
+
+    run_id: str
+    name: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RunOps:
+    """What one ``POST /runs/multipart`` carries, grouped by kind."""
+
+    posts: list[JsonDict]
+    patches: list[JsonDict]
+    feedback: list[JsonDict]
+    attachments: list[Attachment]
+
+
+# -- Content-Encoding -------------------------------------------------------------------
+
+
+class _Decoder(Protocol):
+    def decompress(self, data: bytes, /) -> bytes: ...
+    @property
+    def eof(self) -> bool: ...
+    @property
+    def unused_data(self) -> bytes: ...
+
+
+_DECODERS: dict[str, Callable[[], _Decoder]] = {
+    "zstd": lambda: zstandard.ZstdDecompressor().decompressobj(),
+    "gzip": lambda: zlib.decompressobj(wbits=16 + zlib.MAX_WBITS),
+    "x-gzip": lambda: zlib.decompressobj(wbits=16 + zlib.MAX_WBITS),
+    "deflate": lambda: zlib.decompressobj(),
+}
+
+
+def decode_body(body: bytes, content_encoding: str | None, *, max_decoded_bytes: int) -> bytes:
+    """Undo ``Content-Encoding`` (zstd, gzip, deflate or identity) of a request body.
+
+    Streams the input in small steps, so the output never grows much past
+    ``max_decoded_bytes`` (413) however well the input compresses. Several concatenated
+    zstd frames or gzip members decode to the concatenation of their contents.
+    """
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding in ("identity", ""):
+        if len(body) > max_decoded_bytes:
+            raise IngestError(413, f"body larger than {max_decoded_bytes} bytes")
+        return body
+    new_decoder = _DECODERS.get(encoding)
+    if new_decoder is None:
+        raise IngestError(415, f"unsupported Content-Encoding {content_encoding!r}")
+    try:
+        return _inflate(body, new_decoder, max_decoded_bytes)
+    except (zstandard.ZstdError, zlib.error) as err:
+        raise IngestError(400, f"corrupt {encoding} body: {err}") from None
+
+
+def _inflate(body: bytes, new_decoder: Callable[[], _Decoder], limit: int) -> bytes:
+    out = bytearray()
+    decoder = new_decoder()
+    pos = 0
+    while pos < len(body):
+        step = body[pos : pos + _INPUT_STEP]
+        out += decoder.decompress(step)
+        if len(out) > limit:
+            raise IngestError(413, f"decoded body larger than {limit} bytes")
+        pos += len(step)
+        if decoder.eof:  # a frame ended; what follows it is the next frame
+            if len(decoder.unused_data) >= len(step):
+                raise IngestError(400, "empty compressed frame")
+            pos -= len(decoder.unused_data)
+            if pos < len(body):
+                decoder = new_decoder()
+    if not decoder.eof:
+        raise IngestError(400, "truncated compressed body")
+    return bytes(out)
+
+
+# -- multipart framing ------------------------------------------------------------------
+
+
+def parse_multipart(body: bytes, content_type: str, *, max_parts: int = 100_000) -> list[Part]:
+    """Split a ``multipart/form-data`` body into its parts, in order.
+
+    Every part needs a ``Content-Disposition: form-data; name=...``; per-part
+    ``Content-Length`` headers are not needed. A body without its closing boundary is
+    rejected (400), as is one with more than ``max_parts`` parts (413).
+    """
+    try:
+        media_type, params = parse_options_header(content_type)
+    except UnicodeError:
+        raise IngestError(400, "Content-Type is not latin-1") from None
+    boundary = params.get(b"boundary")
+    if not media_type.startswith(b"multipart/") or not boundary:
+        raise IngestError(400, "expected Content-Type multipart/form-data with a boundary")
+    reader = _PartReader(max_parts)
+    try:
+        parser = MultipartParser(
+            boundary,
+            {
+                "on_part_begin": reader.on_part_begin,
+                "on_header_field": reader.on_header_field,
+                "on_header_value": reader.on_header_value,
+                "on_header_end": reader.on_header_end,
+                "on_part_data": reader.on_part_data,
+                "on_part_end": reader.on_part_end,
+                "on_end": reader.on_end,
+            },
+        )
+        parser.write(body)
+    except FormParserError as err:
+        raise IngestError(400, f"malformed multipart body: {err}") from None
+    if not reader.complete:
+        raise IngestError(400, "truncated multipart body: no closing boundary")
+    return reader.parts
+
+
+class _PartReader:
+    """Collects python-multipart's callbacks into ``Part``s."""
+
+    def __init__(self, max_parts: int) -> None:
+        self.max_parts = max_parts
+        self.parts: list[Part] = []
+        self.complete = False
+        self._headers: dict[str, str] = {}
+        self._field = bytearray()
+        self._value = bytearray()
+        self._data = bytearray()
+
+    def on_part_begin(self) -> None:
+        if len(self.parts) >= self.max_parts:
+            raise IngestError(413, f"more than {self.max_parts} parts")
+        self._headers = {}
+        self._data = bytearray()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def on_header_end(self) -> None:
+        name = self._field.decode("latin-1").strip().lower()
+        self._headers[name] = self._value.decode("latin-1").strip()
+        self._field.clear()
+        self._value.clear()
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        self._data += data[start:end]
+
+    def on_part_end(self) -> None:
+        disposition, options = parse_options_header(self._headers.get("content-disposition"))
+        try:
+            name = options.get(b"name", b"").decode()
+        except UnicodeDecodeError:
+            raise IngestError(400, "a part name is not UTF-8") from None
+        if disposition != b"form-data" or not name:
+            raise IngestError(400, "a part has no Content-Disposition: form-data; name=...")
+        content_type = _without_length(self._headers.get("content-type", ""))
+        self.parts.append(Part(name, content_type or DEFAULT_CONTENT_TYPE, bytes(self._data)))
+
+    def on_end(self) -> None:
+        self.complete = True
+
+
+def _without_length(content_type: str) -> str:
+    """``text/plain; length=16`` -> ``text/plain`` (the SDK's size hint, not a MIME param)."""
+    params = (p.strip() for p in content_type.split(";"))
+    return "; ".join(p for p in params if p and not p.lower().startswith("length="))
+
+
+# -- part names -------------------------------------------------------------------------
+
+
+def group_run_parts(parts: Iterable[Part]) -> RunOps:
+    """Turn the parts of ``POST /runs/multipart`` into run, feedback and attachment records.
+
+    ``post.<id>`` / ``patch.<id>`` is the run's main JSON object; ``post.<id>.<field>``
+    carries one big field, merged in under its name (``error`` is a JSON string). A field
+    may arrive without its main part. Parts may come in any order; a repeated part
+    replaces the earlier one.
+    """
+    mains: dict[tuple[str, str], JsonDict] = {}
+    fields: dict[tuple[str, str], JsonDict] = {}
+    feedback: dict[str, JsonDict] = {}
+    attachments: list[Attachment] = []
+    for part in parts:
+        event, _, rest = part.name.partition(".")
+        if event == "attachment":
+            run_id, _, name = rest.partition(".")
+            if not name:
+                raise _invalid(part, "names no attachment")
+            run_id = _uuid(run_id, part)
+            attachments.append(Attachment(run_id, name, part.content_type, part.data))
+        elif event == "feedback":
+            feedback_id = _uuid(rest, part)
+            feedback[feedback_id] = _main_object(part, feedback_id)
+        elif event in ("post", "patch"):
+            run_id, sep, field = rest.partition(".")
+            key = (event, _uuid(run_id, part))
+            fields.setdefault(key, {})
+            if not sep:
+                mains[key] = _main_object(part, key[1])
+            elif field in RUN_FIELDS:
+                fields[key][field] = _field_value(part, field)
+            else:
+                raise _invalid(part, f"names an unknown run field {field!r}")
+        else:
+            raise _invalid(part, "is not post, patch, feedback or attachment")
+    runs = {key: {**mains.get(key, {}), **values, "id": key[1]} for key, values in fields.items()}
+    return RunOps(
+        posts=[run for (event, _), run in runs.items() if event == "post"],
+        patches=[run for (event, _), run in runs.items() if event == "patch"],
+        feedback=list(feedback.values()),
+        attachments=attachments,
+    )
+
+
+def group_example_parts(parts: Iterable[Part]) -> list[JsonDict]:
+    """Turn the parts of a multipart example upload into one dict per example.
+
+    Parts are ``<id>`` (created_at, metadata, split, ...), ``<id>.inputs``,
+    ``<id>.outputs`` and ``<id>.attachment.<name>`` (or ``.attachments.<name>``). Each
+    dict has ``id``, ``inputs``, ``outputs`` (None when not sent), the main fields and
+    ``attachments``: ``{name: (content_type, data)}``.
+    """
+    mains: dict[str, JsonDict] = {}
+    fields: dict[str, JsonDict] = {}
+    attachments: dict[str, dict[str, tuple[str, bytes]]] = {}
+    for part in parts:
+        head, sep, rest = part.name.partition(".")
+        example_id = _uuid(head, part)
+        fields.setdefault(example_id, {})
+        attachments.setdefault(example_id, {})
+        kind, _, name = rest.partition(".")
+        if not sep:
+            mains[example_id] = _main_object(part, example_id)
+        elif rest in EXAMPLE_FIELDS:
+            fields[example_id][rest] = _json(part)
+        elif kind in ("attachment", "attachments") and name:
+            attachments[example_id][name] = (part.content_type, part.data)
+        else:
+            raise _invalid(part, "is not an example part")
+    return [
+        {
+            "inputs": None,
+            "outputs": None,
+            **mains.get(example_id, {}),
+            **values,
+            "id": example_id,
+            "attachments": attachments[example_id],
+        }
+        for example_id, values in fields.items()
+    ]
+
+
+def _invalid(part: Part, problem: str) -> IngestError:
+    return IngestError(422, f"part {part.name!r} {problem}", part=part.name)
+
+
+def _canonical_uuid(value: object) -> str | None:
+    try:
+        return str(UUID(value)) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _uuid(text: str, part: Part) -> str:
+    canonical = _canonical_uuid(text)
+    if canonical is None:
+        raise _invalid(part, f"names {text!r}, which is not a UUID")
+    return canonical
+
+
+def _json(part: Part) -> Any:
+    try:
+        return orjson.loads(part.data)
+    except orjson.JSONDecodeError as err:
+        raise _invalid(part, f"is not valid JSON: {err}") from None
+
+
+def _main_object(part: Part, part_id: str) -> JsonDict:
+    """The JSON object of a main part, its ``id`` checked against (or set from) the name."""
+    value = _json(part)
+    if not isinstance(value, dict):
+        raise _invalid(part, "is not a JSON object")
+    body_id = value.get("id")
+    if body_id is not None and _canonical_uuid(body_id) != part_id:
+        raise _invalid(part, f"has another id in its body: {body_id!r}")
+    value["id"] = part_id
+    return value
+
+
+def _field_value(part: Part, field: str) -> Any:
+    value = _json(part)
+    if field == "error" and not isinstance(value, str):
+        raise _invalid(part, "is not a JSON string")
+    return value

@@ -1,0 +1,361 @@
+"""Pydantic request and response models, named by role, in LangSmith's shapes.
+
+Request models ignore unknown fields (the SDK sends more than we use); response models
+always materialise the keys the SDK requires, null or not.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+JsonObject = dict[str, Any]
+DataType = Literal["kv", "llm", "chat"]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# --- datasets -------------------------------------------------------------------------
+
+
+class DatasetCreate(Request):
+    name: str = Field(min_length=1, max_length=1000)
+    description: str | None = None
+    created_at: datetime | None = None
+    inputs_schema_definition: JsonObject | None = None
+    outputs_schema_definition: JsonObject | None = None
+    externally_managed: bool | None = False
+    transformations: list[JsonObject] | None = None
+    id: UUID | None = None
+    extra: JsonObject | None = None
+    data_type: DataType = "kv"
+
+
+class DatasetUpdate(Request):
+    name: str | None = Field(default=None, min_length=1, max_length=1000)
+    description: str | None = None
+    inputs_schema_definition: JsonObject | None = None
+    outputs_schema_definition: JsonObject | None = None
+    metadata: JsonObject | None = None
+
+
+class Dataset(Response):
+    id: UUID
+    tenant_id: UUID
+    name: str
+    description: str | None = None
+    data_type: str | None = "kv"
+    created_at: datetime
+    modified_at: datetime
+    inputs_schema_definition: JsonObject | None = None
+    outputs_schema_definition: JsonObject | None = None
+    externally_managed: bool | None = False
+    transformations: list[JsonObject] | None = None
+    metadata: JsonObject | None = None
+    example_count: int | None = None
+    session_count: int = 0
+    last_session_start_time: datetime | None = None
+
+
+# --- examples -------------------------------------------------------------------------
+
+
+class ExampleCreate(Request):
+    dataset_id: UUID
+    id: UUID | None = None
+    inputs: JsonObject | None = None
+    outputs: JsonObject | None = None
+    metadata: JsonObject | None = None
+    split: list[str] | str | None = "base"
+    source_run_id: UUID | None = None
+    created_at: datetime | None = None
+
+
+class ExampleUpdate(Request):
+    dataset_id: UUID | None = None
+    inputs: JsonObject | None = None
+    outputs: JsonObject | None = None
+    metadata: JsonObject | None = None
+    split: list[str] | str | None = None
+
+
+class Example(Response):
+    id: UUID
+    dataset_id: UUID
+    name: str
+    inputs: JsonObject
+    outputs: JsonObject | None = None
+    metadata: JsonObject | None = None
+    source_run_id: UUID | None = None
+    created_at: datetime
+    modified_at: datetime | None = None
+    attachment_urls: JsonObject | None = None
+
+
+class ExamplesCreated(Response):
+    example_ids: list[UUID]
+    count: int
+    as_of: datetime
+
+
+# --- sessions (experiments / tracing projects) ------------------------------------------
+
+
+class SessionCreate(Request):
+    id: UUID | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=1000)
+    description: str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    extra: JsonObject | None = None
+    reference_dataset_id: UUID | None = None
+    default_dataset_id: UUID | None = None
+    trace_tier: Literal["longlived", "shortlived"] | None = None
+
+
+class SessionUpdate(Request):
+    name: str | None = Field(default=None, min_length=1, max_length=1000)
+    description: str | None = None
+    end_time: datetime | None = None
+    extra: JsonObject | None = None
+    default_dataset_id: UUID | None = None
+    trace_tier: Literal["longlived", "shortlived"] | None = None
+
+
+class Session(Response):
+    id: UUID
+    tenant_id: UUID
+    name: str
+    description: str | None = None
+    start_time: datetime
+    end_time: datetime | None = None
+    extra: JsonObject | None = None
+    reference_dataset_id: UUID | None
+    default_dataset_id: UUID | None = None
+    trace_tier: str | None = None
+    run_count: int | None = None
+    latency_p50: float | None = None
+    latency_p99: float | None = None
+    total_tokens: int | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_cost: str | None = None
+    prompt_cost: str | None = None
+    completion_cost: str | None = None
+    error_rate: float | None = None
+    last_run_start_time: datetime | None = None
+    feedback_stats: JsonObject | None = None
+    session_feedback_stats: JsonObject | None = None
+
+
+# --- feedback -------------------------------------------------------------------------
+
+Score = bool | int | float
+
+
+class FeedbackConfig(Request):
+    type: Literal["continuous", "categorical", "freeform"]
+    min: float | None = None
+    max: float | None = None
+    categories: list[JsonObject] | None = None
+
+
+class FeedbackCreate(Request):
+    id: UUID | None = None
+    key: str = Field(min_length=1, max_length=180)
+    score: Score | None = None
+    value: Score | str | JsonObject | None = None
+    comment: str | None = None
+    correction: JsonObject | str | None = None
+    run_id: UUID | None = None
+    trace_id: UUID | None = None
+    session_id: UUID | None = None
+    start_time: datetime | None = None
+    created_at: datetime | None = None
+    modified_at: datetime | None = None
+    comparative_experiment_id: UUID | None = None
+    feedback_group_id: UUID | None = None
+    feedback_source: JsonObject | None = None
+    feedback_config: FeedbackConfig | None = None
+    extra: JsonObject | None = None
+    error: bool | None = None
+
+
+class FeedbackUpdate(Request):
+    score: Score | None = None
+    value: Score | str | JsonObject | None = None
+    comment: str | None = None
+    correction: JsonObject | str | None = None
+    feedback_config: FeedbackConfig | None = None
+
+
+class Feedback(Response):
+    id: UUID
+    key: str
+    score: Score | None = None
+    value: Score | str | JsonObject | list[Any] | None = None
+    comment: str | None = None
+    correction: JsonObject | str | None = None
+    run_id: UUID | None
+    trace_id: UUID | None
+    session_id: UUID | None = None
+    start_time: datetime | None = None
+    created_at: datetime
+    modified_at: datetime
+    comparative_experiment_id: UUID | None = None
+    feedback_group_id: UUID | None = None
+    feedback_source: JsonObject | None = None
+    extra: JsonObject | None = None
+    is_root: bool = False
+
+
+class FeedbackConfigCreate(Request):
+    feedback_key: str = Field(min_length=1, max_length=180)
+    feedback_config: FeedbackConfig
+    is_lower_score_better: bool | None = False
+
+
+class FeedbackConfigUpdate(Request):
+    feedback_key: str = Field(min_length=1, max_length=180)
+    feedback_config: FeedbackConfig | None = None
+    is_lower_score_better: bool | None = None
+
+
+class FeedbackConfigOut(Response):
+    feedback_key: str
+    feedback_config: JsonObject
+    tenant_id: UUID
+    modified_at: datetime
+    is_lower_score_better: bool | None = False
+
+
+# --- runs -----------------------------------------------------------------------------
+
+RunType = Literal["tool", "chain", "llm", "retriever", "embedding", "prompt", "parser"]
+
+
+class RunsQuery(Request):
+    id: list[UUID] | None = None
+    trace: UUID | None = None
+    parent_run: UUID | None = None
+    run_type: RunType | None = None
+    session: list[UUID] | None = None
+    reference_example: list[UUID] | None = None
+    execution_order: int | None = Field(default=None, ge=1, le=1)
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    error: bool | None = None
+    filter: str | None = Field(default=None, max_length=10_000)
+    trace_filter: str | None = Field(default=None, max_length=10_000)
+    tree_filter: str | None = Field(default=None, max_length=10_000)
+    is_root: bool | None = None
+    cursor: str | None = Field(default=None, max_length=100)
+    limit: int = Field(default=100, ge=1, le=100)
+    select: list[str] | None = None
+    order: Literal["asc", "desc"] = "desc"
+
+
+class Run(Response):
+    id: UUID
+    name: str
+    run_type: str
+    start_time: datetime
+    end_time: datetime | None = None
+    status: str
+    trace_id: UUID
+    dotted_order: str
+    parent_run_id: UUID | None = None
+    session_id: UUID
+    reference_example_id: UUID | None = None
+    inputs: JsonObject | None = None
+    outputs: JsonObject | None = None
+    extra: JsonObject | None = None
+    error: str | None = None
+    events: list[JsonObject] | None = None
+    tags: list[str] | None = None
+    serialized: JsonObject | None = None
+    total_tokens: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_cost: str | None = None
+    prompt_cost: str | None = None
+    completion_cost: str | None = None
+    first_token_time: datetime | None = None
+    feedback_stats: JsonObject | None = None
+    app_path: str = ""
+    execution_order: int = 1
+
+
+class RunsPage(Response):
+    runs: list[Run]
+    cursors: dict[str, str | None]
+
+
+class Accepted(Response):
+    """What ingest endpoints answer (LangSmith answers 202 with a small object)."""
+
+    message: str = "accepted"
+
+
+# --- info -----------------------------------------------------------------------------
+
+
+class BatchIngestConfig(Response):
+    # All six keys are always sent: the SDK's tracing thread dies on a partial object.
+    use_multipart_endpoint: bool = True
+    scale_up_qsize_trigger: int = 1000
+    scale_up_nthreads_limit: int = 16
+    scale_down_nempty_trigger: int = 4
+    size_limit: int = 100
+    size_limit_bytes: int = 20_971_520
+
+
+class Info(Response):
+    version: str
+    license_expiration_time: datetime | None = None
+    batch_ingest_config: BatchIngestConfig
+    instance_flags: JsonObject
+
+
+# --- feedback deltas ------------------------------------------------------------------
+
+Filters = dict[UUID, list[str]]
+
+
+class DeltaStreamQuery(Request):
+    """Body of ``/datasets/{id}/runs/delta/stream`` (LangSmith's QueryFeedbackDeltaBatch)."""
+
+    baseline_session_id: UUID
+    comparison_session_ids: list[UUID] = Field(min_length=1, max_length=10)
+    feedback_keys: list[str] = Field(min_length=1, max_length=100)
+    filters: Filters | None = None
+
+
+class DeltaQueryBody(Request):
+    """Body of ``/datasets/{id}/runs/delta`` (LangSmith's QueryFeedbackDelta)."""
+
+    baseline_session_id: UUID
+    comparison_session_ids: list[UUID] = Field(min_length=1, max_length=100)
+    feedback_key: str = Field(min_length=1, max_length=180)
+    filters: Filters | None = None
+    offset: int = Field(default=0, ge=0)
+    limit: int = Field(default=100, ge=1, le=100)
+    comparative_experiment_id: UUID | None = None
+
+
+class FeedbackDelta(Response):
+    improved_examples: list[UUID]
+    regressed_examples: list[UUID]
+
+
+class SessionFeedbackDelta(Response):
+    feedback_deltas: dict[UUID, FeedbackDelta]

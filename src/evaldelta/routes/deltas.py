@@ -1,0 +1,66 @@
+"""Feedback deltas: ``/datasets/{id}/runs/delta`` (one key, paged) and its stream."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from evaldelta.auth import Tenant
+from evaldelta.delta.engine import compute_key, prepare, stream_deltas
+from evaldelta.deps import StoreDep
+from evaldelta.models import DeltaQueryBody, DeltaStreamQuery, SessionFeedbackDelta
+from evaldelta.store.base import Page
+
+router = APIRouter(tags=["datasets"])
+
+
+@router.post("/datasets/{dataset_id}/runs/delta", response_model=SessionFeedbackDelta)
+def read_delta(dataset_id: UUID, body: DeltaQueryBody, tenant: Tenant, store: StoreDep) -> Any:
+    """Improved and regressed examples for one key. ``offset``/``limit`` page over the
+    dataset's examples in creation order (then id): a page's lists hold the examples of
+    that window that improved or regressed."""
+    query = prepare(
+        store,
+        tenant,
+        dataset_id,
+        body.baseline_session_id,
+        body.comparison_session_ids,
+        [body.feedback_key],
+        body.filters,
+        body.comparative_experiment_id,
+    )
+    lower = body.feedback_key in store.lower_is_better(tenant, [body.feedback_key])
+    deltas = compute_key(store, query, body.feedback_key, lower, Page(body.offset, body.limit))
+    return {"feedback_deltas": deltas}
+
+
+@router.post(
+    "/datasets/{dataset_id}/runs/delta/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def read_delta_stream(
+    dataset_id: UUID, body: DeltaStreamQuery, tenant: Tenant, store: StoreDep
+) -> StreamingResponse:
+    """Server-Sent Events: one ``data`` event per feedback key as it is computed, each
+    ``{"feedback_deltas": {key: {session: {improved_examples, regressed_examples}}},
+    "errors": null}``, then one ``end`` event."""
+    query = await run_in_threadpool(
+        prepare,
+        store,
+        tenant,
+        dataset_id,
+        body.baseline_session_id,
+        body.comparison_session_ids,
+        body.feedback_keys,
+        body.filters,
+    )
+    return StreamingResponse(
+        stream_deltas(store, query),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

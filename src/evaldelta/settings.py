@@ -1,0 +1,37 @@
+"""One typed settings object, read once and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the server, with defaults that work on a laptop.
+
+    Each field can be set from the environment as ``EVALDELTA_<NAME>``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="EVALDELTA_", extra="ignore")
+
+    data_dir: Path = Path("evaldelta-data")
+    store: str | None = Field(
+        default=None,
+        description="Store URL, e.g. duckdb:///path/file.duckdb (default: a file in data_dir).",
+    )
+    host: str = "127.0.0.1"
+    port: int = 1984
+    allow_remote: bool = False
+    zstd_compression: bool = True
+    max_body_bytes: int = 64 * 1024 * 1024
+    max_decoded_bytes: int = 512 * 1024 * 1024
+    writer_batch_max_ops: int = 50_000
+    writer_queue_max: int = 10_000
+
+    def store_url(self) -> str:
+        """The store URL, defaulting to a DuckDB file in the data dir."""
+        if self.store:
+            return self.store
+        return f"duckdb:///{(self.data_dir / 'evaldelta.duckdb').resolve()}"

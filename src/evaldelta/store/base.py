@@ -1,0 +1,125 @@
+"""The store seam: what the rest of evaldelta asks of a database.
+
+Rows cross the seam as plain dicts whose keys are the API's field names, JSON columns
+already decoded.  Methods named ``write_*`` or ``apply_*`` are only ever called from the
+single writer thread (see ``ingest/writer.py``); everything else may be called from any
+thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
+
+Row = dict[str, Any]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RunOp:
+    """One ``post`` or ``patch`` of a run, as the client sent it (nulls already dropped)."""
+
+    kind: str  # "post" | "patch"
+    fields: Row
+
+
+@dataclass
+class IngestBatch:
+    """Runs and feedback of one request, for one tenant."""
+
+    tenant_id: UUID
+    run_ops: list[RunOp] = field(default_factory=list)
+    feedback: list[Row] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.run_ops) + len(self.feedback)
+
+
+@dataclass(frozen=True)
+class Page:
+    offset: int = 0
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class DeltaQuery:
+    """One key's delta request, already validated against the store."""
+
+    tenant_id: UUID
+    dataset_id: UUID
+    baseline_session_id: UUID
+    comparison_session_ids: Sequence[UUID]
+    feedback_keys: Sequence[str]
+    # session id -> (SQL fragment over runs aliased ``r``, params); AND-ed together
+    filters: dict[UUID, tuple[str, list[Any]]]
+    comparative_experiment_id: UUID | None = None
+
+
+class Store(Protocol):
+    """Everything evaldelta stores. Implemented by ``DuckDBStore``."""
+
+    def close(self) -> None: ...
+    def run_in_transaction(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` in one transaction of the calling (writer) thread."""
+        ...
+
+    # tenants and keys
+    def write_tenant(self, name: str) -> UUID: ...
+    def write_api_key(self, tenant_id: UUID, key_hash: str, key_prefix: str) -> None: ...
+    def tenant_for_key_hash(self, key_hash: str) -> UUID | None: ...
+    def tenant_count(self) -> int: ...
+
+    # datasets
+    def write_dataset(self, tenant_id: UUID, row: Row) -> Row: ...
+    def write_dataset_update(self, tenant_id: UUID, dataset_id: UUID, changes: Row) -> Row: ...
+    def write_dataset_delete(self, tenant_id: UUID, dataset_id: UUID) -> None: ...
+    def get_dataset(self, tenant_id: UUID, dataset_id: UUID) -> Row | None: ...
+    def list_datasets(self, tenant_id: UUID, where: Row, page: Page) -> list[Row]: ...
+
+    # examples
+    def write_examples(self, tenant_id: UUID, rows: list[Row]) -> list[Row]: ...
+    def write_example_update(self, tenant_id: UUID, example_id: UUID, changes: Row) -> Row: ...
+    def write_example_delete(self, tenant_id: UUID, example_ids: list[UUID]) -> None: ...
+    def get_example(self, tenant_id: UUID, example_id: UUID) -> Row | None: ...
+    def list_examples(self, tenant_id: UUID, where: Row, page: Page) -> list[Row]: ...
+
+    # sessions
+    def write_session(self, tenant_id: UUID, row: Row, *, upsert: bool) -> Row: ...
+    def write_session_update(self, tenant_id: UUID, session_id: UUID, changes: Row) -> Row: ...
+    def write_session_delete(self, tenant_id: UUID, session_id: UUID) -> None: ...
+    def get_session(self, tenant_id: UUID, session_id: UUID, *, stats: bool) -> Row | None: ...
+    def list_sessions(
+        self, tenant_id: UUID, where: Row, page: Page, *, stats: bool
+    ) -> list[Row]: ...
+
+    # runs and feedback
+    def apply_ingest(self, batches: list[IngestBatch]) -> None: ...
+    def get_run(self, tenant_id: UUID, run_id: UUID) -> Row | None: ...
+    def query_runs(
+        self,
+        tenant_id: UUID,
+        where: Row,
+        filter_sql: tuple[str, list[Any]] | None,
+        cursor: str | None,
+        limit: int,
+        order: str,
+    ) -> tuple[list[Row], str | None]: ...
+    def write_feedback_update(self, tenant_id: UUID, feedback_id: UUID, changes: Row) -> Row: ...
+    def write_feedback_delete(self, tenant_id: UUID, feedback_id: UUID) -> None: ...
+    def get_feedback(self, tenant_id: UUID, feedback_id: UUID) -> Row | None: ...
+    def list_feedback(self, tenant_id: UUID, where: Row, page: Page) -> list[Row]: ...
+
+    # feedback configs
+    def write_feedback_config(self, tenant_id: UUID, row: Row) -> Row: ...
+    def write_feedback_config_delete(self, tenant_id: UUID, key: str) -> None: ...
+    def list_feedback_configs(
+        self, tenant_id: UUID, keys: list[str] | None, page: Page
+    ) -> list[Row]: ...
+
+    # deltas
+    def delta(
+        self, query: DeltaQuery, key: str, *, lower_is_better: bool, window: Page | None
+    ) -> dict[UUID, tuple[list[UUID], list[UUID]]]: ...
+    def lower_is_better(self, tenant_id: UUID, keys: Sequence[str]) -> set[str]: ...

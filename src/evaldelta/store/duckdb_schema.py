@@ -1,0 +1,132 @@
+"""DuckDB schema as forward-only migrations.
+
+Every table carries ``tenant_id`` first: every query filters on it, and ids supplied by
+clients are only unique within a tenant.  Append a new entry to ``MIGRATIONS`` to change
+the schema; never edit an applied one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: the initial schema.
+    """
+    CREATE TABLE tenants (
+        id UUID PRIMARY KEY,
+        name VARCHAR NOT NULL UNIQUE,
+        created_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE api_keys (
+        key_hash VARCHAR PRIMARY KEY,
+        tenant_id UUID NOT NULL,
+        key_prefix VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE datasets (
+        tenant_id UUID NOT NULL,
+        id UUID NOT NULL,
+        name VARCHAR NOT NULL,
+        description VARCHAR,
+        data_type VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        modified_at TIMESTAMPTZ NOT NULL,
+        inputs_schema_definition JSON,
+        outputs_schema_definition JSON,
+        transformations JSON,
+        externally_managed BOOLEAN,
+        extra JSON,
+        metadata JSON,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE TABLE examples (
+        tenant_id UUID NOT NULL,
+        id UUID NOT NULL,
+        dataset_id UUID NOT NULL,
+        inputs JSON,
+        outputs JSON,
+        metadata JSON,
+        split JSON,
+        source_run_id UUID,
+        created_at TIMESTAMPTZ NOT NULL,
+        modified_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE TABLE sessions (
+        tenant_id UUID NOT NULL,
+        id UUID NOT NULL,
+        name VARCHAR NOT NULL,
+        description VARCHAR,
+        start_time TIMESTAMPTZ NOT NULL,
+        end_time TIMESTAMPTZ,
+        extra JSON,
+        reference_dataset_id UUID,
+        default_dataset_id UUID,
+        trace_tier VARCHAR,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE TABLE runs (
+        tenant_id UUID NOT NULL,
+        id UUID NOT NULL,
+        session_id UUID NOT NULL,
+        name VARCHAR NOT NULL,
+        run_type VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        start_time TIMESTAMPTZ NOT NULL,
+        end_time TIMESTAMPTZ,
+        trace_id UUID NOT NULL,
+        dotted_order VARCHAR NOT NULL,
+        parent_run_id UUID,
+        is_root BOOLEAN NOT NULL,
+        reference_example_id UUID,
+        inputs JSON,
+        outputs JSON,
+        extra JSON,
+        error VARCHAR,
+        events JSON,
+        tags VARCHAR[],
+        serialized JSON,
+        total_tokens BIGINT,
+        prompt_tokens BIGINT,
+        completion_tokens BIGINT,
+        total_cost DOUBLE,
+        prompt_cost DOUBLE,
+        completion_cost DOUBLE,
+        first_token_time TIMESTAMPTZ,
+        -- fields set by a patch: a post that arrives later must not overwrite them
+        patched_fields VARCHAR[],
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE TABLE feedback (
+        tenant_id UUID NOT NULL,
+        id UUID NOT NULL,
+        run_id UUID,
+        trace_id UUID,
+        session_id UUID,
+        key VARCHAR NOT NULL,
+        score DOUBLE,
+        score_is_bool BOOLEAN NOT NULL,
+        value JSON,
+        comment VARCHAR,
+        correction JSON,
+        feedback_source JSON,
+        feedback_config JSON,
+        created_at TIMESTAMPTZ NOT NULL,
+        modified_at TIMESTAMPTZ NOT NULL,
+        start_time TIMESTAMPTZ,
+        comparative_experiment_id UUID,
+        feedback_group_id UUID,
+        extra JSON,
+        error BOOLEAN,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE TABLE feedback_configs (
+        tenant_id UUID NOT NULL,
+        feedback_key VARCHAR NOT NULL,
+        feedback_config JSON NOT NULL,
+        is_lower_score_better BOOLEAN NOT NULL,
+        modified_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (tenant_id, feedback_key)
+    );
+    CREATE INDEX runs_session ON runs (tenant_id, session_id);
+    CREATE INDEX feedback_run ON feedback (tenant_id, run_id);
+    """,
+]
