@@ -261,6 +261,10 @@ def query_runs(
             row.pop("patched_fields", None)
             row.pop("is_root", None)
             row["feedback_stats"] = stats.get(str(row["id"]), {})
+            for name in ("total_tokens", "prompt_tokens", "completion_tokens"):
+                row[name] = row[name] or 0
+            for name in ("total_cost", "prompt_cost", "completion_cost"):
+                row[name] = None if row[name] is None else str(row[name])
             row["app_path"] = f"/projects/p/{row['session_id']}/r/{row['id']}"
     next_cursor = _encode_cursor(rows[-1]["start_time"], rows[-1]["id"]) if more else None
     return rows, next_cursor
