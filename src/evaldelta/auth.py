@@ -77,7 +77,8 @@ async def current_tenant(request: Request) -> UUID:
     if not key:
         raise Unauthorized("Missing API key: send it in the x-api-key header")
     state = request.app.state
-    tenant_id = await state.key_cache.resolve(state.store, key)
+    cache: KeyCache = state.key_cache
+    tenant_id = await cache.resolve(state.store, key)
     if tenant_id is None:
         raise Unauthorized("Invalid API key")
     claimed = request.headers.get("x-tenant-id")

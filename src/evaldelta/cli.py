@@ -74,8 +74,10 @@ def _bootstrap(settings: Settings, endpoint: str) -> None:
 @app.command()
 def serve(
     data_dir: DataDir = None,
-    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 1984,
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind [default: 127.0.0.1].")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [default: 1984].")] = None,
     store: Annotated[
         str | None, typer.Option(help="Store URL (default: duckdb:///<data-dir>/evaldelta.duckdb).")
     ] = None,
@@ -89,6 +91,8 @@ def serve(
     from evaldelta.app import create_app
 
     settings = _settings(data_dir, store)
+    host = host or settings.host
+    port = port or settings.port
     if not _is_loopback(host) and not (allow_remote or settings.allow_remote):
         err.print(
             f"[red]Refusing to bind {host}: not a loopback address.[/red] "
@@ -134,3 +138,7 @@ def keys_create(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -28,7 +28,8 @@ def list_examples(
     cur: duckdb.DuckDBPyConnection, tenant_id: UUID, where: Row, page: Page
 ) -> list[Row]:
     """Examples in creation order (then id), the order the delta endpoint pages in too."""
-    sql, params = ["SELECT * FROM examples WHERE tenant_id = ?"], [tenant_id]
+    sql: list[str] = ["SELECT * FROM examples WHERE tenant_id = ?"]
+    params: list[Any] = [tenant_id]
     if where.get("dataset_id"):
         sql.append("AND dataset_id = ?")
         params.append(where["dataset_id"])
@@ -68,7 +69,8 @@ def list_sessions(
     cur: duckdb.DuckDBPyConnection, tenant_id: UUID, where: Row, page: Page, *, stats: bool
 ) -> list[Row]:
     """Sessions, newest first; with ``stats``, run and feedback statistics attached."""
-    sql, params = ["SELECT * FROM sessions WHERE tenant_id = ?"], [tenant_id]
+    sql: list[str] = ["SELECT * FROM sessions WHERE tenant_id = ?"]
+    params: list[Any] = [tenant_id]
     if where.get("ids"):
         sql.append("AND id IN (SELECT unnest(?::UUID[]))")
         params.append(_uuids(where["ids"]))
@@ -206,7 +208,8 @@ def query_runs(
     order: str,
 ) -> tuple[list[Row], str | None]:
     """One page of runs by start time (then id); the cursor is the last row's position."""
-    sql, params = ["SELECT r.* FROM runs r WHERE r.tenant_id = ?"], [tenant_id]
+    sql: list[str] = ["SELECT r.* FROM runs r WHERE r.tenant_id = ?"]
+    params: list[Any] = [tenant_id]
     for key, column in (
         ("ids", "id"),
         ("session", "session_id"),

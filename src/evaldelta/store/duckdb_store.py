@@ -213,7 +213,8 @@ class DuckDBStore:
         )
 
     def list_datasets(self, tenant_id: UUID, where: Row, page: Page) -> list[Row]:
-        sql, params = [DATASET_SELECT + " WHERE d.tenant_id = ?"], [tenant_id]
+        sql: list[str] = [DATASET_SELECT + " WHERE d.tenant_id = ?"]
+        params: list[Any] = [tenant_id]
         if where.get("ids"):
             sql.append("AND d.id IN (SELECT unnest(?::UUID[]))")
             params.append([str(i) for i in where["ids"]])
@@ -402,7 +403,8 @@ class DuckDBStore:
     def list_feedback_configs(
         self, tenant_id: UUID, keys: list[str] | None, page: Page
     ) -> list[Row]:
-        sql, params = ["SELECT * FROM feedback_configs WHERE tenant_id = ?"], [tenant_id]
+        sql: list[str] = ["SELECT * FROM feedback_configs WHERE tenant_id = ?"]
+        params: list[Any] = [tenant_id]
         if keys:
             sql.append("AND feedback_key IN (SELECT unnest(?::VARCHAR[]))")
             params.append(list(keys))

@@ -33,7 +33,8 @@ JSON_COLUMNS = frozenset(
 
 
 class Cursor(Protocol):
-    description: Any
+    @property
+    def description(self) -> Any: ...
 
     def execute(self, query: str, parameters: object = ...) -> Any: ...
     def fetchall(self) -> list[Any]: ...
