@@ -49,8 +49,14 @@ from evaldelta.delta.filter_parser import (
 )
 
 __all__ = [
-    "DUCKDB", "Dialect", "DuckDBDialect", "Expr", "FilterError", "compile_filter",
-    "filter_to_sql", "parse_filter",
+    "DUCKDB",
+    "Dialect",
+    "DuckDBDialect",
+    "Expr",
+    "FilterError",
+    "compile_filter",
+    "filter_to_sql",
+    "parse_filter",
 ]
 
 Fragment = tuple[str, list[object]]
@@ -62,52 +68,40 @@ class Dialect(Protocol):
 
     def json_member(self, doc: str, key: str) -> str:
         """Member ``key`` (a constant, never user input) of JSON object ``doc``."""
-        ...
 
     def object_entries(self, doc: str, alias: str) -> str:
         """A FROM item over the entries of JSON object ``doc`` (nothing if it is not an
         object), with text column ``{alias}.key`` and JSON column ``{alias}.value``."""
-        ...
 
     def json_text(self, value: str) -> str:
         """A JSON value as text: strings unquoted, others as JSON, JSON null as NULL."""
-        ...
 
     def json_number(self, value: str) -> str:
         """A JSON number as a double; NULL for any other JSON type."""
-        ...
 
     def json_bool(self, value: str) -> str:
         """A JSON boolean as a boolean; NULL for any other JSON type."""
-        ...
 
     def json_is_null(self, value: str) -> str:
         """Whether a JSON value is JSON ``null``."""
-        ...
 
     def document_text(self, doc: str) -> str:
         """A whole JSON document as text, for full-text search."""
-        ...
 
     def list_has(self, items: str) -> str:
         """Whether the text list ``items`` contains the parameter."""
-        ...
 
     def list_any(self, items: str, alias: str, cond: Callable[[str], str]) -> str:
         """Whether some element of ``items`` (named ``alias``) satisfies ``cond(elem)``."""
-        ...
 
     def like(self, text: str) -> str:
         """``text`` matches the LIKE pattern parameter (backslash escapes)."""
-        ...
 
     def contains_ci(self, text: str) -> str:
         """``text`` contains the parameter, ignoring case."""
-        ...
 
     def seconds_between(self, start: str, end: str) -> str:
         """Seconds from timestamp ``start`` to ``end``, as a double."""
-        ...
 
 
 class DuckDBDialect:
@@ -123,8 +117,10 @@ class DuckDBDialect:
         return f"({value} ->> '$')"
 
     def json_number(self, value: str) -> str:
-        return (f"(CASE WHEN json_type({value}) IN ('BIGINT', 'UBIGINT', 'DOUBLE')"
-                f" THEN TRY_CAST({value} ->> '$' AS DOUBLE) END)")
+        return (
+            f"(CASE WHEN json_type({value}) IN ('BIGINT', 'UBIGINT', 'DOUBLE')"
+            f" THEN TRY_CAST({value} ->> '$' AS DOUBLE) END)"
+        )
 
     def json_bool(self, value: str) -> str:
         return f"(CASE WHEN json_type({value}) = 'BOOLEAN' THEN ({value} ->> '$') = 'true' END)"
@@ -175,16 +171,22 @@ _EQ = frozenset({"eq", "neq", "in"})
 _ORDER = frozenset({"gt", "gte", "lt", "lte"})
 _MATCH = frozenset({"like", "search"})
 _OPS: dict[_Type, frozenset[str]] = {
-    _Type.ID: _EQ, _Type.TEXT: _EQ | _MATCH, _Type.ERROR: _EQ | _MATCH,
-    _Type.NUMBER: _EQ | _ORDER, _Type.TIMESTAMP: _EQ | _ORDER, _Type.LATENCY: _EQ | _ORDER,
-    _Type.BOOL: frozenset({"eq", "neq"}), _Type.EXEC_ORDER: frozenset({"eq", "neq"}),
-    _Type.TAGS: _EQ | _MATCH | {"has"}, _Type.KEY: _EQ | _MATCH,
-    _Type.VALUE: _EQ | _ORDER | _MATCH, _Type.SCORE: _EQ | _ORDER,
+    _Type.ID: _EQ,
+    _Type.TEXT: _EQ | _MATCH,
+    _Type.ERROR: _EQ | _MATCH,
+    _Type.NUMBER: _EQ | _ORDER,
+    _Type.TIMESTAMP: _EQ | _ORDER,
+    _Type.LATENCY: _EQ | _ORDER,
+    _Type.BOOL: _EQ,
+    _Type.EXEC_ORDER: frozenset({"eq", "neq"}),
+    _Type.TAGS: _EQ | _MATCH | {"has"},
+    _Type.KEY: _EQ | _MATCH,
+    _Type.VALUE: _EQ | _ORDER | _MATCH,
+    _Type.SCORE: _EQ | _ORDER,
 }
 _SQL_OPS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _COMPARATORS = frozenset(_SQL_OPS) | {"neq", "in", "like", "search", "has", "exists"}
-_FUNCTIONS = ("and", "or", "not", "eq", "neq", "gt", "gte", "lt", "lte", "has", "search",
-              "in", "like", "exists")
+_FUNCTIONS = "and, or, not, eq, neq, gt, gte, lt, lte, has, search, in, like, exists"
 
 
 @dataclass(frozen=True)
@@ -199,11 +201,13 @@ class _AttrSpec:
 def _specs() -> dict[str, _AttrSpec]:
     t = _Type
     specs = [
-        _AttrSpec("id", t.ID, "id"), _AttrSpec("trace_id", t.ID, "trace_id"),
+        _AttrSpec("id", t.ID, "id"),
+        _AttrSpec("trace_id", t.ID, "trace_id"),
         _AttrSpec("session_id", t.ID, "session_id"),
         _AttrSpec("parent_run_id", t.ID, "parent_run_id", nullable=True),
         _AttrSpec("reference_example_id", t.ID, "reference_example_id", nullable=True),
-        _AttrSpec("name", t.TEXT, "name"), _AttrSpec("run_type", t.TEXT, "run_type"),
+        _AttrSpec("name", t.TEXT, "name"),
+        _AttrSpec("run_type", t.TEXT, "run_type"),
         _AttrSpec("status", t.TEXT, "status"),
         _AttrSpec("error", t.ERROR, "error", nullable=True),
         _AttrSpec("start_time", t.TIMESTAMP, "start_time"),
@@ -236,43 +240,46 @@ class _Leaf:
     op: str
     spec: _AttrSpec
     value: object
+    pos: int
 
 
 def _check_leaf(call: Call) -> _Leaf:
     """Check a comparator call against the attribute table and convert its literal."""
     op = call.name
     if op not in _COMPARATORS:
-        raise FilterError(f"unknown function {op!r}; expected one of {', '.join(_FUNCTIONS)}",
-                          call.pos)
+        raise FilterError(f"unknown function {op!r}; expected one of {_FUNCTIONS}", call.pos)
     if len(call.args) != 2:
         count = "1 or 2 arguments" if op == "search" else "2 arguments"
-        raise FilterError(f"{op}() takes {count} (an attribute and a value), "
-                          f"got {len(call.args)}", call.pos)
+        raise FilterError(
+            f"{op}() takes {count} (an attribute and a value), got {len(call.args)}", call.pos
+        )
     attr, arg = call.args
     if not isinstance(attr, Attr):
-        raise FilterError(f"expected an attribute name as the first argument of {op}()",
-                          attr.pos)
+        raise FilterError(f"expected an attribute name as the first argument of {op}()", attr.pos)
     spec = _ATTRS.get(attr.name)
     if spec is None:
-        hint = ("use has() or exists()" if attr.name == "metadata"
-                else f"expected one of {_ATTR_NAMES}")
+        hint = (
+            "use has() or exists()" if attr.name == "metadata" else f"expected one of {_ATTR_NAMES}"
+        )
         raise FilterError(f"unknown attribute {attr.name!r} for {op}(); {hint}", attr.pos)
     if op not in _OPS[spec.type]:
         allowed = ", ".join(sorted(_OPS[spec.type]))
         raise FilterError(f"{op}() does not apply to {spec.name}; use one of {allowed}", call.pos)
     if op == "in":
         if not isinstance(arg, ListLit):
-            raise FilterError("expected a list such as [\"a\", \"b\"] as the second argument "
-                              "of in()", arg.pos)
-        return _Leaf(op, spec, tuple(_convert(spec, "eq", item) for item in arg.items))
+            raise FilterError(
+                'expected a list such as ["a", "b"] as the second argument of in()', arg.pos
+            )
+        values = tuple(_convert(spec, "eq", item) for item in arg.items)
+        return _Leaf(op, spec, values, call.pos)
     if not isinstance(arg, Literal):
         raise FilterError(f"expected a literal value as the second argument of {op}()", arg.pos)
     if spec.type is _Type.EXEC_ORDER:
         # Execution order is not stored; position 1 is the root, which is.
         if arg.value != 1 or isinstance(arg.value, bool):
             raise FilterError("only execution_order 1 (the root run) can be compared", arg.pos)
-        return _Leaf(op, _ATTRS["is_root"], True)
-    return _Leaf("eq" if op == "has" else op, spec, _convert(spec, op, arg))
+        return _Leaf(op, _ATTRS["is_root"], True, call.pos)
+    return _Leaf("eq" if op == "has" else op, spec, _convert(spec, op, arg), call.pos)
 
 
 _DURATION = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*", re.ASCII)
@@ -312,9 +319,13 @@ def _convert(spec: _AttrSpec, op: str, lit: Literal) -> object:
         return _seconds(value, lit.pos)
     if t is _Type.VALUE and (is_number or (isinstance(value, str | bool) and op in _EQ)):
         return value
-    expected = {_Type.NUMBER: "a number", _Type.SCORE: "a number", _Type.BOOL: "true or false",
-                _Type.TIMESTAMP: "an ISO-8601 timestamp string",
-                _Type.VALUE: "a number"}.get(t, "another literal")
+    expected = {
+        _Type.NUMBER: "a number",
+        _Type.SCORE: "a number",
+        _Type.BOOL: "true or false",
+        _Type.TIMESTAMP: "an ISO-8601 timestamp string",
+        _Type.VALUE: "a number",
+    }.get(t, "another literal")
     raise FilterError(f"expected {expected} to compare with {op}({spec.name}, ...)", lit.pos)
 
 
@@ -342,14 +353,18 @@ def _seconds(value: Scalar, pos: int) -> float:
         return float(value)
     match = _DURATION.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        raise FilterError('expected seconds or a duration such as "5s", "500ms" or "2m" '
-                          "to compare with latency", pos)
+        raise FilterError(
+            'expected seconds or a duration such as "5s", "500ms" or "2m" to compare with latency',
+            pos,
+        )
     seconds = float(match.group(1)) * _SECONDS[match.group(2) or "s"]
     if not math.isfinite(seconds):
         raise FilterError("duration out of range", pos)
     return seconds
 
 
+# Enough for any hand-written filter; more makes DuckDB plan for seconds.
+MAX_SUBQUERIES = 64
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -386,6 +401,7 @@ class _Compiler:
     def __init__(self, dialect: Dialect, alias: str) -> None:
         self.d = dialect
         self.a = alias
+        self.subqueries = 0
 
     def node(self, arg: Arg) -> Fragment:
         if not isinstance(arg, Call):
@@ -427,8 +443,7 @@ class _Compiler:
             else:
                 groups[family] = [leaf]
                 parts.append(family)
-        return _join(" AND ", [self._group(groups[p]) if isinstance(p, str) else p
-                               for p in parts])
+        return _join(" AND ", [self._group(groups[p]) if isinstance(p, str) else p for p in parts])
 
     def _special(self, call: Call) -> Fragment | None:
         """The forms that are not ``op(attribute, literal)``, or None for a comparison."""
@@ -438,31 +453,53 @@ class _Compiler:
             if not (isinstance(term, Literal) and isinstance(term.value, str)):
                 raise FilterError("expected a string to search for", term.pos)
             a = self.a
-            texts = [f"{a}.name", self.d.document_text(f"{a}.inputs"),
-                     self.d.document_text(f"{a}.outputs"), f"{a}.error"]
+            texts = [
+                f"{a}.name",
+                self.d.document_text(f"{a}.inputs"),
+                self.d.document_text(f"{a}.outputs"),
+                f"{a}.error",
+            ]
             sql = " OR ".join(f"COALESCE({self.d.contains_ci(t)}, FALSE)" for t in texts)
             return f"({sql})", [term.value] * len(texts)
         is_metadata = len(args) == 2 and isinstance(args[0], Attr) and args[0].name == "metadata"
         if call.name == "exists":
             if not is_metadata:
-                raise FilterError('exists() takes metadata and a key: exists(metadata, "key")',
-                                  call.pos)
+                raise FilterError(
+                    'exists() takes metadata and a key: exists(metadata, "key")', call.pos
+                )
             key = args[1]
             if not (isinstance(key, Literal) and isinstance(key.value, str)):
                 raise FilterError("expected a metadata key string", key.pos)
-            return self._group([_Leaf("eq", _ATTRS["metadata_key"], key.value)])
+            return self._group([_Leaf("eq", _ATTRS["metadata_key"], key.value, call.pos)])
         if call.name == "has" and is_metadata:
-            return self._metadata_has(args[1])
+            return self._metadata_has(call)
         return None
 
-    def _metadata_has(self, arg: Arg) -> Fragment:
-        pairs = _json_object(arg)
-        key, value = _ATTRS["metadata_key"], _ATTRS["metadata_value"]
-        groups = [self._group([_Leaf("eq", key, k), _Leaf("eq", value, v)]) for k, v in pairs]
+    def _metadata_has(self, call: Call) -> Fragment:
+        pairs = _json_object(call.args[1])
+        key, value, pos = _ATTRS["metadata_key"], _ATTRS["metadata_value"], call.pos
+        groups = [
+            self._group([_Leaf("eq", key, k, pos), _Leaf("eq", value, v, pos)]) for k, v in pairs
+        ]
         return _join(" AND ", groups) if groups else ("TRUE", [])
+
+    def _count_subqueries(self, count: int, pos: int) -> None:
+        # DuckDB's planning time grows steeply with the number of correlated subqueries.
+        self.subqueries += count
+        if self.subqueries > MAX_SUBQUERIES:
+            raise FilterError(
+                f"filter needs more than {MAX_SUBQUERIES} subqueries (matches on "
+                "tags patterns, metadata, inputs, outputs or feedback)",
+                pos,
+            )
 
     def _group(self, leaves: list[_Leaf]) -> Fragment:
         family = leaves[0].spec.family
+        positive = any(leaf.op != "neq" for leaf in leaves)
+        if family is not None:
+            self._count_subqueries(1 if positive else len(leaves), leaves[0].pos)
+        elif leaves[0].spec.type is _Type.TAGS and leaves[0].op in _MATCH:
+            self._count_subqueries(1, leaves[0].pos)
         if family is None:
             (leaf,) = leaves
             sql, params = self._compare(leaf.op, leaf.spec, leaf.value, self._column(leaf.spec))
@@ -478,7 +515,7 @@ class _Compiler:
         def cond(leaf: _Leaf, op: str) -> Fragment:
             return self._compare(op, leaf.spec, leaf.value, f"{alias}.{leaf.spec.column}")
 
-        if any(leaf.op != "neq" for leaf in leaves):
+        if positive:
             return exists([cond(leaf, leaf.op) for leaf in leaves])
         negated = [exists([cond(leaf, "eq")]) for leaf in leaves]
         return _join(" AND ", [(f"NOT {sql}", p) for sql, p in negated])
@@ -489,8 +526,11 @@ class _Compiler:
             f = f"{a}_fb"
             join = f"{f}.tenant_id = {a}.tenant_id AND {f}.run_id = {a}.id"
             return f"feedback AS {f}", f, [(join, [])]
-        doc = {"metadata": self.d.json_member(f"{a}.extra", "metadata"),
-               "inputs": f"{a}.inputs", "outputs": f"{a}.outputs"}[family]
+        doc = {
+            "metadata": self.d.json_member(f"{a}.extra", "metadata"),
+            "inputs": f"{a}.inputs",
+            "outputs": f"{a}.outputs",
+        }[family]
         return self.d.object_entries(doc, f"{a}_kv"), f"{a}_kv", []
 
     def _column(self, spec: _AttrSpec) -> str:
@@ -535,8 +575,7 @@ class _Compiler:
 def _json_object(arg: Arg) -> list[tuple[str, Scalar]]:
     """The pairs of the JSON object text in ``has(metadata, '...')``."""
     if not (isinstance(arg, Literal) and isinstance(arg.value, str)):
-        raise FilterError("""expected a JSON object string such as '{"key": "value"}'""",
-                          arg.pos)
+        raise FilterError("""expected a JSON object string such as '{"key": "value"}'""", arg.pos)
 
     def reject_constant(name: str) -> None:
         raise ValueError(f"{name} is not a JSON number")
@@ -549,10 +588,14 @@ def _json_object(arg: Arg) -> list[tuple[str, Scalar]]:
         raise FilterError("has(metadata, ...) takes a JSON object", arg.pos)
     pairs: list[tuple[str, Scalar]] = []
     for key, value in parsed.items():
-        scalar = (isinstance(value, str | bool) or value is None
-                  or (isinstance(value, float) and math.isfinite(value)))
+        scalar = (
+            isinstance(value, str | bool)
+            or value is None
+            or (isinstance(value, float) and math.isfinite(value))
+        )
         if not scalar and not (isinstance(value, int) and -(2**63) <= value < 2**63):
-            raise FilterError(f"metadata value for {key!r} must be a string, number, "
-                              "boolean or null", arg.pos)
+            raise FilterError(
+                f"metadata value for {key!r} must be a string, number, boolean or null", arg.pos
+            )
         pairs.append((key, value))
     return pairs
