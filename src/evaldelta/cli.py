@@ -136,6 +136,17 @@ def keys_create(
     print(key)
 
 
+def _register_client_commands() -> None:
+    from evaldelta import cli_compare
+
+    app.command()(cli_compare.compare)
+    app.command()(cli_compare.gate)
+    app.command()(cli_compare.demo)
+
+
+_register_client_commands()
+
+
 def main() -> None:
     app()
 

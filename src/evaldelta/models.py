@@ -338,6 +338,9 @@ class DeltaStreamQuery(Request):
     comparison_session_ids: list[UUID] = Field(min_length=1, max_length=10)
     feedback_keys: list[str] = Field(min_length=1, max_length=100)
     filters: Filters | None = None
+    include_stats: bool = Field(
+        default=False, description="evaldelta extension: add paired statistics per comparison"
+    )
 
 
 class DeltaQueryBody(Request):
@@ -350,11 +353,35 @@ class DeltaQueryBody(Request):
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=100, ge=1, le=100)
     comparative_experiment_id: UUID | None = None
+    include_stats: bool = Field(
+        default=False, description="evaldelta extension: add paired statistics per comparison"
+    )
+
+
+class DeltaStats(Response):
+    """Paired statistics of one comparison against the baseline (see docs/statistics.md)."""
+
+    n_paired: int
+    n_improved: int
+    n_regressed: int
+    n_unchanged: int
+    n_missing_baseline: int
+    n_missing_comparison: int
+    baseline_mean: float | None
+    comparison_mean: float | None
+    mean_delta: float | None
+    ci_low: float | None
+    ci_high: float | None
+    ci_method: str
+    sign_test_p: float | None
+    wilcoxon_p: float | None
+    lower_is_better: bool
 
 
 class FeedbackDelta(Response):
     improved_examples: list[UUID]
     regressed_examples: list[UUID]
+    stats: DeltaStats | None = None
 
 
 class SessionFeedbackDelta(Response):

@@ -10,6 +10,7 @@ and is in neither list when equal or missing on either side.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +18,7 @@ import orjson
 from fastapi.concurrency import run_in_threadpool
 
 from evaldelta.delta.filters import FilterError, compile_filter, parse_filter
+from evaldelta.delta.stats import holm, paired_stats
 from evaldelta.errors import Invalid, NotFound
 from evaldelta.models import Filters
 from evaldelta.store.base import DeltaQuery, Page, Store
@@ -87,14 +89,30 @@ def prepare(
 
 
 def compute_key(
-    store: Store, query: DeltaQuery, key: str, lower_is_better: bool, window: Page | None = None
-) -> dict[str, dict[str, list[UUID]]]:
-    """One key's improved and regressed example ids for every comparison session."""
+    store: Store,
+    query: DeltaQuery,
+    key: str,
+    lower_is_better: bool,
+    window: Page | None = None,
+    *,
+    include_stats: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """One key's improved and regressed example ids for every comparison session; with
+    ``include_stats``, each comparison also gets its paired statistics (over all examples,
+    whatever the window)."""
     lists = store.delta(query, key, lower_is_better=lower_is_better, window=window)
-    return {
+    out: dict[str, dict[str, Any]] = {
         str(sid): {"improved_examples": improved, "regressed_examples": regressed}
         for sid, (improved, regressed) in lists.items()
     }
+    if include_stats:
+        means = store.example_means(query, key)
+        baseline = means[query.baseline_session_id]
+        for sid in query.comparison_session_ids:
+            out[str(sid)]["stats"] = paired_stats(
+                baseline, means[sid], lower_is_better=lower_is_better
+            )
+    return out
 
 
 def sse(event: str, data: object) -> bytes:
@@ -102,17 +120,26 @@ def sse(event: str, data: object) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
-async def stream_deltas(store: Store, query: DeltaQuery) -> AsyncIterator[bytes]:
+async def stream_deltas(
+    store: Store, query: DeltaQuery, *, include_stats: bool = False
+) -> AsyncIterator[bytes]:
     """One ``data`` event per key as soon as it is computed, then ``end``.
 
     A failure in one key goes into that key's chunk as an ``errors`` entry; the others
     still arrive.  If the client goes away, the generator is cancelled and no further key
-    is computed.
+    is computed.  With ``include_stats``, the ``end`` event carries the sign-test p-values
+    Holm-adjusted across the keys, per comparison.
     """
     lower = await run_in_threadpool(store.lower_is_better, query.tenant_id, query.feedback_keys)
+    p_values: dict[str, dict[str, float | None]] = {}
     for key in query.feedback_keys:
         try:
-            result = await run_in_threadpool(compute_key, store, query, key, key in lower)
+            result = await run_in_threadpool(
+                partial(compute_key, include_stats=include_stats), store, query, key, key in lower
+            )
+            for sid, delta in result.items():
+                if include_stats:
+                    p_values.setdefault(sid, {})[key] = delta["stats"]["sign_test_p"]
             chunk: dict[str, Any] = {"feedback_deltas": {key: result}, "errors": None}
         except Exception as err:  # in band: the stream goes on with the next key
             chunk = {
@@ -120,4 +147,10 @@ async def stream_deltas(store: Store, query: DeltaQuery) -> AsyncIterator[bytes]
                 "errors": [{"feedback_keys": [key], "error": f"{type(err).__name__}: {err}"}],
             }
         yield sse("data", chunk)
-    yield sse("end", {})
+    end: dict[str, Any] = {}
+    if include_stats:
+        end["holm_sign_test_p"] = {
+            sid: dict(zip(per_key, holm(list(per_key.values())), strict=True))
+            for sid, per_key in p_values.items()
+        }
+    yield sse("end", end)

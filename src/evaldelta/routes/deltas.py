@@ -18,7 +18,11 @@ from evaldelta.store.base import Page
 router = APIRouter(tags=["datasets"])
 
 
-@router.post("/datasets/{dataset_id}/runs/delta", response_model=SessionFeedbackDelta)
+@router.post(
+    "/datasets/{dataset_id}/runs/delta",
+    response_model=SessionFeedbackDelta,
+    response_model_exclude_unset=True,  # without include_stats, exactly LangSmith's shape
+)
 def read_delta(dataset_id: UUID, body: DeltaQueryBody, tenant: Tenant, store: StoreDep) -> Any:
     """Improved and regressed examples for one key. ``offset``/``limit`` page over the
     dataset's examples in creation order (then id): a page's lists hold the examples of
@@ -34,7 +38,14 @@ def read_delta(dataset_id: UUID, body: DeltaQueryBody, tenant: Tenant, store: St
         body.comparative_experiment_id,
     )
     lower = body.feedback_key in store.lower_is_better(tenant, [body.feedback_key])
-    deltas = compute_key(store, query, body.feedback_key, lower, Page(body.offset, body.limit))
+    deltas = compute_key(
+        store,
+        query,
+        body.feedback_key,
+        lower,
+        Page(body.offset, body.limit),
+        include_stats=body.include_stats,
+    )
     return {"feedback_deltas": deltas}
 
 
@@ -60,7 +71,7 @@ async def read_delta_stream(
         body.filters,
     )
     return StreamingResponse(
-        stream_deltas(store, query),
+        stream_deltas(store, query, include_stats=body.include_stats),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -19,14 +19,9 @@ from evaldelta.store.base import DeltaQuery, Page
 TIE_TOLERANCE = 1e-9
 
 
-def delta(
-    cur: duckdb.DuckDBPyConnection,
-    query: DeltaQuery,
-    key: str,
-    lower_is_better: bool,
-    window: Page | None,
-) -> dict[UUID, tuple[list[UUID], list[UUID]]]:
-    """Improved and regressed example ids per comparison session, in example order."""
+def _means(query: DeltaQuery, key: str, window: Page | None) -> tuple[str, list[Any]]:
+    """CTEs ``ex`` (the dataset's examples in order, maybe one page of them) and ``m``
+    (per session and example: the mean score of the key over counted runs)."""
     sessions = [query.baseline_session_id, *query.comparison_session_ids]
     params: list[Any] = [query.tenant_id, query.dataset_id]
     window_sql = ""
@@ -38,7 +33,6 @@ def delta(
     for session_id, (fragment, fparams) in query.filters.items():
         filter_sql.append(f"AND (r.session_id <> ? OR ({fragment}))")
         params += [session_id, *fparams]
-    params += [query.baseline_session_id, [str(s) for s in query.comparison_session_ids]]
     sql = f"""
         WITH ex AS (
             SELECT id, row_number() OVER (ORDER BY created_at, id) - 1 AS pos
@@ -56,7 +50,21 @@ def delta(
               AND (fb.comparative_experiment_id IS NULL OR fb.comparative_experiment_id = ?)
               {" ".join(filter_sql)}
             GROUP BY 1, 2
-        )
+        )"""
+    return sql, params
+
+
+def delta(
+    cur: duckdb.DuckDBPyConnection,
+    query: DeltaQuery,
+    key: str,
+    lower_is_better: bool,
+    window: Page | None,
+) -> dict[UUID, tuple[list[UUID], list[UUID]]]:
+    """Improved and regressed example ids per comparison session, in example order."""
+    ctes, params = _means(query, key, window)
+    params += [query.baseline_session_id, [str(s) for s in query.comparison_session_ids]]
+    sql = f"""{ctes}
         SELECT c.sid, c.eid, c.mean > b.mean AS higher
         FROM m c
         JOIN m b ON b.eid = c.eid AND b.sid = ?
@@ -71,4 +79,17 @@ def delta(
     for sid, eid, higher in cur.execute(sql, params).fetchall():
         improved, regressed = out[sid]
         (improved if higher != lower_is_better else regressed).append(eid)
+    return out
+
+
+def example_means(
+    cur: duckdb.DuckDBPyConnection, query: DeltaQuery, key: str
+) -> dict[UUID, dict[UUID, float]]:
+    """Per session (baseline and comparisons): example id -> mean score of the key."""
+    ctes, params = _means(query, key, None)
+    out: dict[UUID, dict[UUID, float]] = {
+        sid: {} for sid in [query.baseline_session_id, *query.comparison_session_ids]
+    }
+    for sid, eid, mean in cur.execute(f"{ctes} SELECT sid, eid, mean FROM m", params).fetchall():
+        out[sid][eid] = mean
     return out

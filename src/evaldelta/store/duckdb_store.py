@@ -419,6 +419,9 @@ class DuckDBStore:
     ) -> dict[UUID, tuple[list[UUID], list[UUID]]]:
         return duckdb_delta.delta(self._cur(), query, key, lower_is_better, window)
 
+    def example_means(self, query: DeltaQuery, key: str) -> dict[UUID, dict[UUID, float]]:
+        return duckdb_delta.example_means(self._cur(), query, key)
+
     def lower_is_better(self, tenant_id: UUID, keys: Sequence[str]) -> set[str]:
         rows = self._rows(
             """SELECT feedback_key FROM feedback_configs WHERE tenant_id = ?

@@ -1,0 +1,144 @@
+"""A small HTTP client of evaldelta's API, for the CLI's compare, gate and demo commands."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import httpx
+import orjson
+
+
+class ApiError(Exception):
+    """The server said no (4xx/5xx), or could not be reached; ``message`` says which."""
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+
+
+@dataclass(frozen=True)
+class Event:
+    """One Server-Sent Event."""
+
+    event: str
+    data: Any
+
+
+def parse_sse(lines: Iterator[str]) -> Iterator[Event]:
+    """Events from a stream of text lines (``event:``/``data:`` fields, blank line ends)."""
+    event, data = "message", list[str]()
+    for line in lines:
+        if line == "":
+            if data:
+                yield Event(event, orjson.loads("\n".join(data)))
+            event, data = "message", []
+        elif line.startswith(":"):
+            continue
+        else:
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "event":
+                event = value
+            elif name == "data":
+                data.append(value)
+    if data:
+        yield Event(event, orjson.loads("\n".join(data)))
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        return response.text[:300]
+    if isinstance(detail, list):
+        return "; ".join(f"{'.'.join(map(str, d.get('loc', [])))}: {d.get('msg')}" for d in detail)
+    return str(detail)
+
+
+class Client:
+    """evaldelta's API, as the SDK would see it: ``LANGSMITH_ENDPOINT`` and ``..._API_KEY``."""
+
+    def __init__(
+        self, endpoint: str | None = None, api_key: str | None = None, timeout: float = 300
+    ) -> None:
+        endpoint = endpoint or os.environ.get("LANGSMITH_ENDPOINT") or "http://127.0.0.1:1984"
+        api_key = api_key or os.environ.get("LANGSMITH_API_KEY")
+        if not api_key:
+            raise ApiError("no API key: set LANGSMITH_API_KEY or pass --api-key")
+        self.endpoint = endpoint.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.endpoint, headers={"x-api-key": api_key}, timeout=timeout
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as err:
+            raise ApiError(f"cannot reach {self.endpoint}: {err}") from err
+        if response.status_code >= 400:
+            raise ApiError(
+                f"{method} {path}: {response.status_code} {_detail(response)}", response.status_code
+            )
+        return response.json() if response.content else None
+
+    def dataset(self, name_or_id: str) -> dict[str, Any]:
+        """A dataset by id or by name."""
+        if _is_uuid(name_or_id):
+            return dict(self.request("GET", f"/datasets/{name_or_id}"))
+        found = self.request("GET", "/datasets", params={"name": name_or_id, "limit": 1})
+        if not found:
+            raise ApiError(f"no dataset named {name_or_id!r}", 404)
+        return dict(found[0])
+
+    def experiment(self, dataset_id: str, name_or_id: str) -> dict[str, Any]:
+        """An experiment (session) by id or name; it must be an experiment on the dataset."""
+        if _is_uuid(name_or_id):
+            found = self.request("GET", f"/sessions/{name_or_id}")
+        else:
+            hits = self.request("GET", "/sessions", params={"name": name_or_id, "limit": 1})
+            if not hits:
+                raise ApiError(f"no experiment named {name_or_id!r}", 404)
+            found = hits[0]
+        if str(found.get("reference_dataset_id")) != str(dataset_id):
+            raise ApiError(f"experiment {name_or_id!r} is not an experiment on this dataset", 404)
+        return dict(found)
+
+    def feedback_keys(self, session_ids: list[str]) -> list[str]:
+        """Every feedback key with numeric scores in any of these sessions, sorted."""
+        keys: set[str] = set()
+        for session_id in session_ids:
+            found = self.request("GET", f"/sessions/{session_id}", params={"include_stats": True})
+            stats = found.get("feedback_stats") or {}
+            keys.update(k for k, v in stats.items() if v.get("avg") is not None)
+        return sorted(keys)
+
+    def stream_deltas(self, dataset_id: str, body: dict[str, Any]) -> Iterator[Event]:
+        """The delta stream's events, as they arrive."""
+        path = f"/datasets/{dataset_id}/runs/delta/stream"
+        try:
+            with self._http.stream("POST", path, json=body) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise ApiError(
+                        f"POST {path}: {response.status_code} {_detail(response)}",
+                        response.status_code,
+                    )
+                yield from parse_sse(response.iter_lines())
+        except httpx.HTTPError as err:
+            raise ApiError(f"cannot reach {self.endpoint}: {err}") from err

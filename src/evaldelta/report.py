@@ -1,0 +1,216 @@
+"""Turning delta-stream chunks with statistics into rows, verdicts, tables and gate checks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rich.table import Table
+
+from evaldelta.delta.stats import holm
+
+MARKERS = {"improved": "▲ better", "regressed": "▼ worse", "unclear": "· no clear change"}
+
+
+@dataclass
+class Row:
+    """One feedback key × one comparison experiment."""
+
+    key: str
+    comparison: str
+    comparison_id: str
+    n_improved: int
+    n_regressed: int
+    n_unchanged: int
+    n_missing: int
+    n_paired: int
+    mean_delta: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    p_holm: float | None
+    wilcoxon_p: float | None
+    lower_is_better: bool
+    verdict: str = "unclear"
+
+    @property
+    def better_delta(self) -> float | None:
+        """The mean delta with its sign turned so that positive is always better."""
+        if self.mean_delta is None:
+            return None
+        return -self.mean_delta if self.lower_is_better else self.mean_delta
+
+
+@dataclass
+class Comparison:
+    """Everything a compare or gate run found."""
+
+    dataset: str
+    baseline: str
+    rows: list[Row] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "baseline": self.baseline,
+            "rows": [{**asdict(r), "better_delta": r.better_delta} for r in self.rows],
+            "errors": self.errors,
+        }
+
+
+def rows_from_chunk(chunk: dict[str, Any], names: dict[str, str]) -> list[Row]:
+    """Rows of one stream chunk whose per-comparison objects carry ``stats``."""
+    rows = []
+    for key, per_session in (chunk.get("feedback_deltas") or {}).items():
+        for session_id, delta in per_session.items():
+            stats = delta.get("stats") or {}
+            rows.append(
+                Row(
+                    key=key,
+                    comparison=names.get(session_id, session_id),
+                    comparison_id=session_id,
+                    n_improved=stats.get("n_improved", len(delta["improved_examples"])),
+                    n_regressed=stats.get("n_regressed", len(delta["regressed_examples"])),
+                    n_unchanged=stats.get("n_unchanged", 0),
+                    n_missing=stats.get("n_missing_baseline", 0)
+                    + stats.get("n_missing_comparison", 0),
+                    n_paired=stats.get("n_paired", 0),
+                    mean_delta=stats.get("mean_delta"),
+                    ci_low=stats.get("ci_low"),
+                    ci_high=stats.get("ci_high"),
+                    p_value=stats.get("sign_test_p"),
+                    p_holm=None,
+                    wilcoxon_p=stats.get("wilcoxon_p"),
+                    lower_is_better=bool(stats.get("lower_is_better", False)),
+                )
+            )
+    return rows
+
+
+def decide(rows: list[Row], alpha: float) -> None:
+    """Holm-adjust each comparison's p-values across its keys, then give each row a verdict:
+    a significant difference in either direction, or no clear change."""
+    for comparison in {r.comparison_id for r in rows}:
+        mine = [r for r in rows if r.comparison_id == comparison]
+        for row, adjusted in zip(mine, holm([r.p_value for r in mine]), strict=True):
+            row.p_holm = adjusted
+    for row in rows:
+        if row.p_holm is not None and row.p_holm < alpha and row.n_improved != row.n_regressed:
+            row.verdict = "improved" if row.n_improved > row.n_regressed else "regressed"
+        else:
+            row.verdict = "unclear"
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:+.{digits}f}"
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _delta_text(row: Row) -> str:
+    if row.mean_delta is None:
+        return "–"
+    return f"{_num(row.mean_delta)} [{_num(row.ci_low)}, {_num(row.ci_high)}]"
+
+
+HEADERS = ["key", "experiment", "better", "worse", "same", "missing", "mean Δ [95% CI]",
+           "p (Holm)", "verdict"]
+
+
+def _cells(row: Row) -> list[str]:
+    key = row.key + (" (lower is better)" if row.lower_is_better else "")
+    return [
+        key,
+        row.comparison,
+        str(row.n_improved),
+        str(row.n_regressed),
+        str(row.n_unchanged),
+        str(row.n_missing),
+        _delta_text(row),
+        _p(row.p_holm),
+        MARKERS[row.verdict],
+    ]
+
+
+def table(result: Comparison, title: str | None = None) -> Table:
+    """A rich table, one line per key × experiment."""
+    out = Table(title=title or f"{result.dataset}: against {result.baseline}")
+    for header in HEADERS:
+        out.add_column(header, justify="right" if header in HEADERS[2:6] else "left")
+    styles = {"improved": "green", "regressed": "bold red", "unclear": ""}
+    for row in result.rows:
+        out.add_row(*_cells(row), style=styles[row.verdict])
+    for err in result.errors:
+        out.add_row(
+            ", ".join(err["feedback_keys"]),
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            f"error: {err['error']}",
+            style="red",
+        )
+    return out
+
+
+def markdown(result: Comparison) -> str:
+    """A Markdown table for a pull-request comment."""
+    lines = [
+        f"**{result.dataset}**: experiments against `{result.baseline}`",
+        "",
+        "| " + " | ".join(HEADERS) + " |",
+        "|" + "---|" * len(HEADERS),
+    ]
+    lines += ["| " + " | ".join(_cells(row)) + " |" for row in result.rows]
+    lines += [
+        f"| {', '.join(e['feedback_keys'])} | error: {e['error']} |" + " |" * 7
+        for e in result.errors
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a gate fails. Per-key values override the default (key ``None``)."""
+
+    alpha: float = 0.05
+    max_regressed: dict[str | None, int] = field(default_factory=dict)
+    min_mean_delta: dict[str | None, float] = field(default_factory=dict)
+
+    def _get(self, table: dict[str | None, Any], key: str) -> Any:
+        return table.get(key, table.get(None))
+
+
+def gate_failures(result: Comparison, limits: Thresholds) -> list[str]:
+    """Why the comparison fails the gate, one line per reason (empty: it passes)."""
+    reasons = [
+        f"{', '.join(e['feedback_keys'])}: could not be computed ({e['error']})"
+        for e in result.errors
+    ]
+    for row in result.rows:
+        where = f"{row.key} in {row.comparison}"
+        if row.verdict == "regressed":
+            reasons.append(
+                f"{where}: significant regression ({row.n_regressed} regressed vs "
+                f"{row.n_improved} improved, Holm-adjusted p = {_p(row.p_holm)} < {limits.alpha})"
+            )
+        max_regressed = limits._get(limits.max_regressed, row.key)
+        if max_regressed is not None and row.n_regressed > max_regressed:
+            reasons.append(
+                f"{where}: {row.n_regressed} examples regressed (allowed: {max_regressed})"
+            )
+        floor = limits._get(limits.min_mean_delta, row.key)
+        better = row.better_delta
+        if floor is not None and better is not None and better < floor:
+            reasons.append(
+                f"{where}: mean change {better:+.4f} in the better direction is below {floor:+.4f}"
+            )
+    return reasons
