@@ -24,7 +24,9 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def confidence_interval(diffs: np.ndarray[Any, Any], level: float = 0.95) -> tuple[float, float] | None:
+def confidence_interval(
+    diffs: np.ndarray[Any, Any], level: float = 0.95
+) -> tuple[float, float] | None:
     """A 95% interval for the mean paired difference: a percentile bootstrap with a fixed
     seed (same data, same interval) for up to 5,000 pairs, a Student-t interval above."""
     n = len(diffs)
