@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from evaldelta.errors import Invalid
 from evaldelta.models import FeedbackCreate, JsonObject, RunType
 from evaldelta.store.base import Row, RunOp
+from evaldelta.store.sqlrows import dump_json
 
 
 class RunIn(BaseModel):
@@ -50,6 +51,8 @@ class RunIn(BaseModel):
 
 _runs = TypeAdapter(list[RunIn])
 _feedback = TypeAdapter(list[FeedbackCreate])
+RUN_JSON_FIELDS = ("inputs", "outputs", "extra", "events", "serialized")
+FEEDBACK_JSON_FIELDS = ("value", "correction", "feedback_source", "extra")
 
 
 def _utc(value: datetime) -> datetime:
@@ -60,6 +63,18 @@ def _raise_invalid(err: ValidationError, loc_prefix: list[str | int]) -> None:
     first = err.errors()[0]
     loc = [*loc_prefix, *first["loc"]]
     raise Invalid(f"{first['msg']} at {'.'.join(map(str, loc))}", loc=loc)
+
+
+def _check_storable(row: Row, names: tuple[str, ...], loc: list[str | int]) -> None:
+    """422 now for JSON the store could not write (too deep, integers over 64 bits),
+    rather than a failed batch in the writer."""
+    for name in names:
+        try:
+            dump_json(row.get(name))
+        except Invalid as err:
+            raise Invalid(
+                f"{err.message} at {'.'.join(map(str, [*loc, name]))}", loc=[*loc, name]
+            ) from None
 
 
 def run_ops(kind: str, raw: list[Any], *, loc: list[str | int]) -> list[RunOp]:
@@ -73,8 +88,9 @@ def run_ops(kind: str, raw: list[Any], *, loc: list[str | int]) -> list[RunOp]:
     except ValidationError as err:
         _raise_invalid(err, loc)
     ops = []
-    for run in runs:
+    for index, run in enumerate(runs):
         fields = run.model_dump(exclude_none=True)
+        _check_storable(fields, RUN_JSON_FIELDS, [*loc, index])
         for name in ("start_time", "end_time", "first_token_time"):
             if name in fields:
                 fields[name] = _utc(fields[name])
@@ -92,7 +108,10 @@ def feedback_rows(raw: list[Any], *, loc: list[str | int]) -> list[Row]:
         items = _feedback.validate_python(raw)
     except ValidationError as err:
         _raise_invalid(err, loc)
-    return [feedback_row(item) for item in items]
+    rows = [feedback_row(item) for item in items]
+    for index, row in enumerate(rows):
+        _check_storable(row, FEEDBACK_JSON_FIELDS, [*loc, index])
+    return rows
 
 
 def score_columns(score: bool | float | None) -> Row:

@@ -17,12 +17,13 @@ from evaldelta.ingest.multipart import group_example_parts, parse_multipart
 from evaldelta.models import Example, ExampleCreate, ExamplesCreated, ExampleUpdate
 from evaldelta.routes.body import read_body
 from evaldelta.routes.datasets import Limit, Offset
-from evaldelta.store.base import Page
+from evaldelta.store.base import Page, Store
 
 router = APIRouter(tags=["examples"])
 platform = APIRouter(tags=["examples"])
 
 _example_list = TypeAdapter(list[ExampleCreate])
+_update_list = TypeAdapter(list[ExampleUpdate])
 
 
 @router.post("/examples", response_model=Example)
@@ -62,6 +63,38 @@ async def upload_examples(
         "count": len(created),
         "as_of": datetime.now(UTC),
     }
+
+
+@platform.patch("/platform/datasets/{dataset_id}/examples", response_model=ExamplesCreated)
+async def update_examples_multipart(
+    dataset_id: UUID, request: Request, tenant: Tenant, writer: WriterDep, settings: SettingsDep
+) -> Any:
+    """Multipart update: what the SDK's ``update_example(s)`` send when
+    ``dataset_examples_multipart_enabled`` (parts absent or null leave a field unchanged)."""
+    body = await read_body(request, settings)
+    grouped = group_example_parts(parse_multipart(body, request.headers.get("content-type", "")))
+    try:
+        updates = _update_list.validate_python(
+            [{k: v for k, v in item.items() if k != "attachments"} for item in grouped]
+        )
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise Invalid(first["msg"], loc=["body", *first["loc"]]) from err
+    changes = [
+        (UUID(item["id"]), u.model_dump(exclude_none=True, exclude={"dataset_id"}))
+        for item, u in zip(grouped, updates, strict=True)
+    ]
+
+    def apply(store: Store) -> list[UUID]:
+        for example_id, change in changes:
+            current = store.get_example(tenant, example_id)
+            if current is None or current["dataset_id"] != dataset_id:
+                raise NotFound(f"Example {example_id} not found in dataset {dataset_id}")
+            store.write_example_update(tenant, example_id, change)
+        return [example_id for example_id, _ in changes]
+
+    updated = await writer.call(apply)
+    return {"example_ids": updated, "count": len(updated), "as_of": datetime.now(UTC)}
 
 
 @router.get("/examples", response_model=list[Example])

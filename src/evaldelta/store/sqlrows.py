@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from evaldelta.errors import Invalid
 from evaldelta.store.base import Row
 
 # Columns stored as JSON text in every table that has them.
@@ -41,10 +42,17 @@ class Cursor(Protocol):
 
 
 def dump_json(value: Any) -> str | None:
-    """JSON text for a JSON column; ``None`` stays SQL NULL."""
+    """JSON text for a JSON column; ``None`` stays SQL NULL.
+
+    Python's JSON parser accepts what orjson cannot write back (nesting deeper than 254,
+    integers beyond 64 bits): that is the client's fault, a 422, not a server error.
+    """
     if value is None:
         return None
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError as err:
+        raise Invalid(f"a JSON value cannot be stored: {err}") from None
 
 
 def load_json(text: Any) -> Any:
