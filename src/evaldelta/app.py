@@ -17,10 +17,12 @@ from evaldelta.limits import BodySizeLimit
 from evaldelta.routes import datasets, deltas, examples, feedback, info, runs, sessions
 from evaldelta.settings import Settings
 from evaldelta.store.base import Store
+from evaldelta.web import router as web_router
 
 
 def open_store(url: str) -> Store:
-    """The store a URL names: ``duckdb:///path/to/file.duckdb``."""
+    """The store a URL names: ``duckdb:///path/to/file.duckdb``,
+    ``clickhouse://user:password@host:8123/database`` or ``chdb:///path/to/dir``."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         raise ValueError(f"store URL {url!r} has no scheme; expected duckdb:///path/file.duckdb")
@@ -30,8 +32,14 @@ def open_store(url: str) -> Store:
 
             path = rest[1:] if rest.startswith("/") and rest[1:2] == "/" else rest
             return DuckDBStore(Path(path))
+        case "clickhouse" | "clickhouses" | "chdb":
+            from evaldelta.store.clickhouse_store import ClickHouseStore
+
+            return ClickHouseStore(url)
         case _:
-            raise ValueError(f"unsupported store scheme {scheme!r}; supported: duckdb")
+            raise ValueError(
+                f"unsupported store scheme {scheme!r}; supported: duckdb, clickhouse, chdb"
+            )
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -67,5 +75,6 @@ def create_app(settings: Settings) -> FastAPI:
             app.include_router(module.router, prefix=prefix)
     for prefix in ("/v1", "/api/v1"):
         app.include_router(examples.platform, prefix=prefix)
+    app.include_router(web_router)  # the comparison page at / and /ui
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
