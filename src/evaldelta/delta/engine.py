@@ -17,7 +17,7 @@ from uuid import UUID
 import orjson
 from fastapi.concurrency import run_in_threadpool
 
-from evaldelta.delta.filters import FilterError, compile_filter, parse_filter
+from evaldelta.delta.filters import DUCKDB, Dialect, FilterError, compile_filter, parse_filter
 from evaldelta.delta.stats import holm, paired_stats
 from evaldelta.errors import Invalid, NotFound
 from evaldelta.models import Filters
@@ -27,7 +27,7 @@ DeltaLists = dict[str, dict[str, list[UUID]]]
 
 
 def compile_filters(
-    filters: Filters | None, allowed: Sequence[UUID]
+    filters: Filters | None, allowed: Sequence[UUID], dialect: Dialect = DUCKDB
 ) -> dict[UUID, tuple[str, list[Any]]]:
     """Each session's filter strings parsed and AND-ed into one SQL fragment over runs ``r``.
 
@@ -46,7 +46,7 @@ def compile_filters(
         fragments, params = [], []
         for index, text in enumerate(texts):
             try:
-                sql, p = compile_filter(parse_filter(text))
+                sql, p = compile_filter(parse_filter(text), dialect=dialect)
             except FilterError as err:
                 raise Invalid(
                     f"filter {index} of session {session_id}: {err}", loc=[*loc, index]
@@ -83,7 +83,7 @@ def prepare(
         baseline_session_id=baseline,
         comparison_session_ids=comparisons,
         feedback_keys=list(dict.fromkeys(keys)),
-        filters=compile_filters(filters, [baseline, *comparisons]),
+        filters=compile_filters(filters, [baseline, *comparisons], store.filter_dialect),
         comparative_experiment_id=comparative_experiment_id,
     )
 
@@ -130,7 +130,14 @@ async def stream_deltas(
     is computed.  With ``include_stats``, the ``end`` event carries the sign-test p-values
     Holm-adjusted across the keys, per comparison.
     """
-    lower = await run_in_threadpool(store.lower_is_better, query.tenant_id, query.feedback_keys)
+    try:
+        lower = await run_in_threadpool(store.lower_is_better, query.tenant_id, query.feedback_keys)
+    except Exception as err:  # headers are sent: fail every key in band, still end
+        keys = list(query.feedback_keys)
+        error = {"feedback_keys": keys, "error": f"{type(err).__name__}: {err}"}
+        yield sse("data", {"feedback_deltas": {}, "errors": [error]})
+        yield sse("end", {})
+        return
     p_values: dict[str, dict[str, float | None]] = {}
     for key in query.feedback_keys:
         try:

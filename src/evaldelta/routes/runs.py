@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Request
 
 from evaldelta.auth import Tenant
-from evaldelta.delta.filters import FilterError, compile_filter, parse_filter
+from evaldelta.delta.filters import Dialect, FilterError, compile_filter, parse_filter
 from evaldelta.deps import SettingsDep, StoreDep, WriterDep
 from evaldelta.errors import Invalid, NotFound
 from evaldelta.ingest.multipart import group_run_parts, parse_multipart
@@ -94,12 +94,16 @@ def read_run(run_id: UUID, tenant: Tenant, store: StoreDep) -> Any:
     return found
 
 
-def _compile(text: str | None, field: str, wrap: str | None) -> tuple[str, list[Any]] | None:
+def _compile(
+    text: str | None, field: str, wrap: str | None, dialect: Dialect
+) -> tuple[str, list[Any]] | None:
     if not text:
         return None
     try:
         expr = parse_filter(text)
-        sql, params = compile_filter(expr, run_alias="r" if wrap is None else "t")
+        sql, params = compile_filter(
+            expr, dialect=dialect, run_alias="r" if wrap is None else "t"
+        )
     except FilterError as err:
         raise Invalid(f"invalid {field}: {err}", loc=["body", field]) from err
     if wrap is None:
@@ -124,9 +128,9 @@ def query_runs(body: RunsQuery, tenant: Tenant, store: StoreDep) -> Any:
     compiled = [
         c
         for c in (
-            _compile(body.filter, "filter", None),
-            _compile(body.trace_filter, "trace_filter", TRACE_WRAP),
-            _compile(body.tree_filter, "tree_filter", TREE_WRAP),
+            _compile(body.filter, "filter", None, store.filter_dialect),
+            _compile(body.trace_filter, "trace_filter", TRACE_WRAP, store.filter_dialect),
+            _compile(body.tree_filter, "tree_filter", TREE_WRAP, store.filter_dialect),
         )
         if c is not None
     ]

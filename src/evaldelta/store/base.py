@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
+from evaldelta.delta.filters import Dialect
+
 Row = dict[str, Any]
 T = TypeVar("T")
 
@@ -58,7 +60,10 @@ class DeltaQuery:
 
 
 class Store(Protocol):
-    """Everything evaldelta stores. Implemented by ``DuckDBStore``."""
+    """Everything evaldelta stores. Implemented by ``DuckDBStore`` and ``ClickHouseStore``."""
+
+    # The SQL dialect run filters are compiled to, for ``query_runs`` and ``DeltaQuery``.
+    filter_dialect: Dialect
 
     def close(self) -> None: ...
     def run_in_transaction(self, fn: Callable[[], T]) -> T:

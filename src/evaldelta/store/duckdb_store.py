@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 
 import duckdb
 
+from evaldelta.delta.filters import DUCKDB, Dialect
 from evaldelta.errors import Conflict, NotFound
 from evaldelta.store import duckdb_delta, duckdb_ingest, duckdb_reads
 from evaldelta.store.base import DeltaQuery, IngestBatch, Page, Row
@@ -65,6 +66,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
 
 class DuckDBStore:
     """The ``Store`` implementation on a DuckDB file."""
+
+    filter_dialect: Dialect = DUCKDB
 
     def __init__(self, path: Path) -> None:
         self.path = path
