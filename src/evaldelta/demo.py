@@ -1,9 +1,10 @@
 """A small, realistic demo: a Q&A dataset and three experiments, loaded through the API.
 
-``demo-baseline`` is the current prompt; ``demo-better-prompt`` answers more questions
-correctly; ``demo-cheaper-model`` is faster but worse. Each ran twice per example
-(repetitions), scored by four evaluators: ``correctness`` (boolean), ``helpfulness``
-(1-5), ``latency_s`` (seconds, lower is better) and ``tone`` (categorical, no score).
+For the dataset ``demo``: ``demo-baseline`` is the current prompt; ``demo-better-prompt``
+answers more questions correctly and more helpfully, as fast; ``demo-cheaper-model`` is
+much faster but less helpful. Each ran twice per example (repetitions), scored by four
+evaluators: ``correctness`` (boolean), ``helpfulness`` (1-5), ``latency_s`` (seconds,
+lower is better) and ``tone`` (categorical, no score).
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ import orjson
 
 from evaldelta.client import ApiError, Client
 
-EXPERIMENTS = {
-    # name: (chance to be right, helpfulness shift, latency factor)
-    "demo-baseline": (0.70, 0.0, 1.0),
-    "demo-better-prompt": (0.88, 0.4, 1.1),
-    "demo-cheaper-model": (0.55, -0.5, 0.45),
+VARIANTS = {
+    # experiment "<dataset>-<variant>": (chance to be right, helpfulness shift, latency factor)
+    "baseline": (0.70, 0.0, 1.0),
+    "better-prompt": (0.88, 0.4, 1.0),
+    "cheaper-model": (0.55, -0.5, 0.45),
 }
 REPETITIONS = 2
 TOPICS = ["billing", "refunds", "shipping", "passwords", "invoices", "accounts"]
@@ -31,12 +32,26 @@ def _multipart(parts: list[tuple[str, Any]]) -> list[tuple[str, tuple[None, byte
     return [(name, (None, orjson.dumps(body), "application/json")) for name, body in parts]
 
 
+def experiment_names(dataset_name: str) -> dict[str, str]:
+    """Variant -> experiment name. Experiment names are unique per tenant, so they carry
+    the dataset's name: a second demo under another ``--name`` does not collide."""
+    return {variant: f"{dataset_name}-{variant}" for variant in VARIANTS}
+
+
 def load_demo(
-    client: Client, *, dataset_name: str = "evaldelta-demo", n_examples: int = 60, seed: int = 7
+    client: Client, *, dataset_name: str = "demo", n_examples: int = 60, seed: int = 7
 ) -> dict[str, Any]:
-    """Create the demo dataset and experiments; returns the dataset and experiment names."""
+    """Create the demo dataset and experiments; returns the dataset and experiment names.
+
+    Every name is checked before anything is written, so a clash leaves nothing behind."""
+    names = experiment_names(dataset_name)
     if client.request("GET", "/datasets", params={"name": dataset_name, "limit": 1}):
         raise ApiError(f"a dataset named {dataset_name!r} already exists; pass another --name")
+    for experiment in names.values():
+        if client.request("GET", "/sessions", params={"name": experiment, "limit": 1}):
+            raise ApiError(
+                f"an experiment named {experiment!r} already exists; pass another --name"
+            )
     rng = random.Random(seed)
     dataset = client.request(
         "POST",
@@ -70,7 +85,8 @@ def load_demo(
     )
     difficulty = [rng.random() for _ in examples]
     start = datetime.now(UTC) - timedelta(hours=1)
-    for name, (p_right, helpful_shift, speed) in EXPERIMENTS.items():
+    for variant, (p_right, helpful_shift, speed) in VARIANTS.items():
+        name = names[variant]
         session = client.request(
             "POST",
             "/sessions",
@@ -147,4 +163,4 @@ def load_demo(
                 )
         for i in range(0, len(parts), 500):
             client.request("POST", "/runs/multipart", files=_multipart(parts[i : i + 500]))
-    return {"dataset": dataset_name, "experiments": list(EXPERIMENTS)}
+    return {"dataset": dataset_name, "examples": len(examples), "experiments": names}

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from evaldelta.delta.stats import holm
 
@@ -112,14 +113,29 @@ def _p(value: float | None) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def _p_phrase(value: float | None) -> str:
+    """``p < 0.001`` or ``p = 0.012``, for sentences."""
+    text = _p(value)
+    return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"
+
+
 def _delta_text(row: Row) -> str:
     if row.mean_delta is None:
         return "–"
     return f"{_num(row.mean_delta)} [{_num(row.ci_low)}, {_num(row.ci_high)}]"
 
 
-HEADERS = ["key", "experiment", "better", "worse", "same", "missing", "mean Δ [95% CI]",
-           "p (Holm)", "verdict"]
+HEADERS = [
+    "key",
+    "experiment",
+    "better",
+    "worse",
+    "same",
+    "missing",
+    "mean Δ [95% CI]",
+    "p (Holm)",
+    "verdict",
+]
 
 
 def _cells(row: Row) -> list[str]:
@@ -143,37 +159,37 @@ def table(result: Comparison, title: str | None = None) -> Table:
     for header in HEADERS:
         out.add_column(header, justify="right" if header in HEADERS[2:6] else "left")
     styles = {"improved": "green", "regressed": "bold red", "unclear": ""}
+    # Cells are Text, not strings: names and server messages are never rich markup.
     for row in result.rows:
-        out.add_row(*_cells(row), style=styles[row.verdict])
+        out.add_row(*map(Text, _cells(row)), style=styles[row.verdict])
     for err in result.errors:
-        out.add_row(
-            ", ".join(err["feedback_keys"]),
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            f"error: {err['error']}",
-            style="red",
-        )
+        cells = [", ".join(err["feedback_keys"]), *[""] * 7, f"error: {err['error']}"]
+        out.add_row(*map(Text, cells), style="red")
     return out
 
 
-def markdown(result: Comparison) -> str:
-    """A Markdown table for a pull-request comment."""
+def _md_row(cells: list[str]) -> str:
+    # A "|" or a line break inside a cell (a name, an error message) would break the row.
+    return "| " + " | ".join(" ".join(c.split()).replace("|", "\\|") for c in cells) + " |"
+
+
+def markdown(result: Comparison, gate: list[str] | None = None) -> str:
+    """A Markdown table for a pull-request comment; with ``gate`` (the reasons it failed,
+    empty when it passed), the gate's outcome below it."""
     lines = [
         f"**{result.dataset}**: experiments against `{result.baseline}`",
         "",
-        "| " + " | ".join(HEADERS) + " |",
+        _md_row(HEADERS),
         "|" + "---|" * len(HEADERS),
     ]
-    lines += ["| " + " | ".join(_cells(row)) + " |" for row in result.rows]
+    lines += [_md_row(_cells(row)) for row in result.rows]
     lines += [
-        f"| {', '.join(e['feedback_keys'])} | error: {e['error']} |" + " |" * 7
+        _md_row([", ".join(e["feedback_keys"]), "", *[""] * 6, f"error: {e['error']}"])
         for e in result.errors
     ]
+    if gate is not None:
+        lines += ["", "**Gate: failed**" if gate else "**Gate: passed**"]
+        lines += [f"- {reason}" for reason in gate]
     return "\n".join(lines) + "\n"
 
 
@@ -197,10 +213,14 @@ def gate_failures(result: Comparison, limits: Thresholds) -> list[str]:
     ]
     for row in result.rows:
         where = f"{row.key} in {row.comparison}"
+        if row.n_paired == 0:
+            # Nothing to compare is not a pass: the experiment may have failed to score.
+            reasons.append(f"{where}: no example is scored in both experiments")
         if row.verdict == "regressed":
             reasons.append(
                 f"{where}: significant regression ({row.n_regressed} regressed vs "
-                f"{row.n_improved} improved, Holm-adjusted p = {_p(row.p_holm)} < {limits.alpha})"
+                f"{row.n_improved} improved, Holm-adjusted {_p_phrase(row.p_holm)}, "
+                f"alpha {limits.alpha})"
             )
         max_regressed = limits._get(limits.max_regressed, row.key)
         if max_regressed is not None and row.n_regressed > max_regressed:

@@ -11,7 +11,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
+
+# SciPy is imported inside the functions that need it: it takes seconds to import, and the
+# CLI, which imports this module for holm() alone, should start at once.
 
 # Bootstrap below this many pairs; above it the t interval is as good and far cheaper.
 BOOTSTRAP_MAX_PAIRS = 5_000
@@ -46,6 +48,8 @@ def confidence_interval(
             means[start:stop] = diffs[idx].mean(axis=1)
         low, high = np.quantile(means, [alpha, 1 - alpha])
         return float(low), float(high)
+    from scipy import stats as sps
+
     mean = float(diffs.mean())
     sem = float(diffs.std(ddof=1)) / math.sqrt(n)
     t = float(sps.t.ppf(1 - alpha, n - 1))
@@ -58,6 +62,8 @@ def sign_test(n_improved: int, n_regressed: int) -> float | None:
     n = n_improved + n_regressed
     if n == 0:
         return None
+    from scipy import stats as sps
+
     return float(sps.binomtest(n_improved, n, 0.5).pvalue)
 
 
@@ -67,6 +73,8 @@ def wilcoxon(diffs: np.ndarray[Any, Any]) -> float | None:
     nonzero = diffs[np.abs(diffs) > TIE_TOLERANCE]
     if len(nonzero) == 0:
         return None
+    from scipy import stats as sps
+
     return _finite(float(sps.wilcoxon(nonzero).pvalue))
 
 
@@ -74,7 +82,9 @@ def paired_stats(
     baseline: Mapping[Any, float], comparison: Mapping[Any, float], *, lower_is_better: bool
 ) -> dict[str, Any]:
     """Statistics of one comparison against the baseline, from per-example mean scores."""
-    paired = [e for e in comparison if e in baseline]
+    # Pairs in example-id order: the bootstrap's fixed seed gives the same interval for the
+    # same data only if the pairs come in the same order, whatever order the store used.
+    paired = sorted((e for e in comparison if e in baseline), key=str)
     b = np.array([baseline[e] for e in paired], dtype=float)
     c = np.array([comparison[e] for e in paired], dtype=float)
     diffs = c - b
@@ -98,7 +108,7 @@ def paired_stats(
         "ci_high": interval[1] if interval else None,
         "ci_method": "bootstrap" if len(paired) <= BOOTSTRAP_MAX_PAIRS else "t",
         "sign_test_p": sign_test(n_improved, n_regressed),
-        "wilcoxon_p": wilcoxon(diffs),
+        "wilcoxon_p": wilcoxon(diffs[changed]),  # ties by the same rule as the counts
         "lower_is_better": lower_is_better,
     }
 
