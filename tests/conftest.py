@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +27,29 @@ from evaldelta.settings import Settings
 # The SDK must never try to reach a hosted service from the tests.
 os.environ.setdefault("LANGSMITH_TRACING", "false")
 os.environ.pop("LANGSMITH_API_KEY", None)
+
+
+# The stores the store-agnostic tests are parametrised over (see ``store_url``).
+STORE_KINDS = ("duckdb", "chdb")
+_CHDB_ROOT: list[Path] = []
+
+
+def store_url(kind: str, directory: Path) -> str:
+    """The URL of the store of ``kind`` that belongs to ``directory``.
+
+    chDB runs one engine directory per process, so every chDB store of the test run lives
+    in one temp dir, each in its own database named after ``directory``.
+    """
+    match kind:
+        case "duckdb":
+            return f"duckdb:///{directory / 'evaldelta.duckdb'}"
+        case "chdb":
+            if not _CHDB_ROOT:
+                _CHDB_ROOT.append(Path(tempfile.mkdtemp(prefix="evaldelta-chdb-")))
+                atexit.register(shutil.rmtree, _CHDB_ROOT[0], ignore_errors=True)
+            database = "t_" + hashlib.sha1(str(directory).encode()).hexdigest()[:20]
+            return f"chdb:///{_CHDB_ROOT[0]}?database={database}"
+    raise ValueError(kind)
 
 
 @dataclass
@@ -54,7 +81,14 @@ class Server:
 def run_server(
     data_dir: Path, tenants: tuple[str, ...] = ("alpha", "beta"), **overrides: Any
 ) -> Iterator[Server]:
-    """Start uvicorn in a thread on a free loopback port; stop it on exit."""
+    """Start uvicorn in a thread on a free loopback port; stop it on exit.
+
+    ``store=URL`` picks the store; otherwise ``EVALDELTA_TEST_STORE=chdb`` runs every server
+    of the suite on embedded ClickHouse instead of DuckDB.
+    """
+    default_kind = os.environ.get("EVALDELTA_TEST_STORE", "duckdb")
+    if overrides.get("store") is None and default_kind != "duckdb":
+        overrides["store"] = store_url(default_kind, data_dir)
     settings = Settings(data_dir=data_dir, **overrides)
     store = open_store(settings.store_url())
     keys, tenant_ids = {}, {}

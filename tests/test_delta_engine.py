@@ -1,7 +1,8 @@
 """The delta engine equals the plain-Python reference on generated data (hypothesis).
 
-These drive the engine on a real DuckDB file through the store seam, so that hundreds of
-generated worlds run in seconds; the HTTP and SDK paths are covered in test_deltas_api.py.
+These drive the engine through the store seam, on a real DuckDB file and on embedded
+ClickHouse (chDB) in a temp dir, so that hundreds of generated worlds run in seconds; the
+HTTP and SDK paths are covered in test_deltas_api.py.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from evaldelta.app import open_store
 from evaldelta.delta.engine import compute_key, prepare
 from evaldelta.ingest.records import feedback_rows, run_ops
-from evaldelta.store.base import IngestBatch, Page
-from evaldelta.store.duckdb_store import DuckDBStore
+from evaldelta.store.base import IngestBatch, Page, Store
+from tests.conftest import STORE_KINDS, store_url
 from tests.delta_reference import RefExample, RefFeedback, RefRun, reference_delta
 
 KEYS = ["correct", "cost"]
@@ -28,9 +30,11 @@ SCORES = [None, True, False, 0, 1, 0.5, 0.25, 0.75, 3, -1.5]
 CMP_A, CMP_B = uuid4(), uuid4()
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBStore]:
-    opened = DuckDBStore(Path(tmp_path_factory.mktemp("engine")) / "store.duckdb")
+@pytest.fixture(scope="module", params=STORE_KINDS)
+def store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Store]:
+    opened = open_store(store_url(request.param, Path(tmp_path_factory.mktemp("engine"))))
     yield opened
     opened.close()
 
@@ -78,7 +82,7 @@ def worlds(draw: st.DrawFn) -> World:
     return World(examples, runs, feedback, sessions)
 
 
-def load(store: DuckDBStore, world: World) -> tuple[UUID, UUID]:
+def load(store: Store, world: World) -> tuple[UUID, UUID]:
     """Write a world through the store seam; returns (tenant id, dataset id)."""
 
     def work() -> tuple[UUID, UUID]:
@@ -102,12 +106,15 @@ def load(store: DuckDBStore, world: World) -> tuple[UUID, UUID]:
             posts.append({
                 "id": str(run.id), "name": run.fields["name"], "run_type": "chain",
                 "start_time": "2026-01-02T00:00:00+00:00", "session_id": str(run.session_id),
-                "reference_example_id": str(run.example_id), "parent_run_id": parent and str(parent),
+                "reference_example_id": str(run.example_id),
+                "parent_run_id": parent and str(parent),
                 "trace_id": str(parent or run.id),
             })
         fb_raw = [
             {"run_id": f.run_id and str(f.run_id), "key": f.key, "score": f.score,
-             "comparative_experiment_id": f.comparative_experiment_id and str(f.comparative_experiment_id),
+             "comparative_experiment_id": (
+                 f.comparative_experiment_id and str(f.comparative_experiment_id)
+             ),
              "session_id": str(by_id[f.run_id].session_id) if f.run_id in by_id else None}
             for f in world.feedback
         ]
@@ -129,7 +136,7 @@ def load(store: DuckDBStore, world: World) -> tuple[UUID, UUID]:
     window=st.one_of(st.none(), st.tuples(st.integers(0, 4), st.integers(1, 3))),
 )
 def test_engine_equals_reference(
-    store: DuckDBStore, world: World, key: str, lower: bool, filtered: int | None,
+    store: Store, world: World, key: str, lower: bool, filtered: int | None,
     cmp: UUID | None, window: tuple[int, int] | None,
 ) -> None:
     tenant, dataset = load(store, world)
@@ -156,9 +163,11 @@ def test_engine_equals_reference(
     assert got[str(baseline)] == {"improved_examples": [], "regressed_examples": []}
 
 
-def test_unused_key_gives_empty_lists(store: DuckDBStore) -> None:
+def test_unused_key_gives_empty_lists(store: Store) -> None:
     world = World([RefExample(uuid4(), datetime.now(UTC))], [], [], [uuid4(), uuid4()])
     tenant, dataset = load(store, world)
-    query = prepare(store, tenant, dataset, world.sessions[0], [world.sessions[1]], ["nobody"], None)
+    query = prepare(
+        store, tenant, dataset, world.sessions[0], [world.sessions[1]], ["nobody"], None
+    )
     got = compute_key(store, query, "nobody", False)
     assert got == {str(world.sessions[1]): {"improved_examples": [], "regressed_examples": []}}

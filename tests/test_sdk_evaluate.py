@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Server, run_server
+from tests.conftest import Server, run_server, store_url
 
 N_EXAMPLES = 10
 REPETITIONS = 2
@@ -20,7 +20,8 @@ def target(inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def exact_match(outputs: dict[str, Any], reference_outputs: dict[str, Any]) -> dict[str, Any]:
-    return {"key": "exact_match", "score": 1.0 if outputs["answer"] == reference_outputs["answer"] else 0.25}
+    score = 1.0 if outputs["answer"] == reference_outputs["answer"] else 0.25
+    return {"key": "exact_match", "score": score}
 
 
 def is_short(outputs: dict[str, Any]) -> bool:
@@ -35,7 +36,9 @@ def always_fails(outputs: dict[str, Any]) -> dict[str, Any]:
     raise RuntimeError("evaluator exploded")
 
 
-def pass_rate(outputs: list[dict[str, Any]], reference_outputs: list[dict[str, Any]]) -> dict[str, Any]:
+def pass_rate(
+    outputs: list[dict[str, Any]], reference_outputs: list[dict[str, Any]]
+) -> dict[str, Any]:
     hits = sum(o["answer"] == r["answer"] for o, r in zip(outputs, reference_outputs, strict=True))
     return {"key": "pass_rate", "score": hits / len(outputs)}
 
@@ -44,9 +47,14 @@ def expected_answer(n: int) -> int:
     return n * 2 if n % 3 else n
 
 
-@pytest.fixture(params=[True, False], ids=["zstd", "uncompressed"])
+@pytest.fixture(
+    params=[(True, "duckdb"), (False, "duckdb"), (True, "chdb")],
+    ids=["zstd-duckdb", "uncompressed-duckdb", "zstd-chdb"],
+)
 def sdk_server(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    with run_server(tmp_path / "data", zstd_compression=request.param) as running:
+    zstd, kind = request.param
+    store = store_url(kind, tmp_path / "data")
+    with run_server(tmp_path / "data", zstd_compression=zstd, store=store) as running:
         yield running
 
 
@@ -107,7 +115,8 @@ def test_evaluate_end_to_end(sdk_server: Server) -> None:
     assert project.run_count == N_EXAMPLES * REPETITIONS
     assert stats["exact_match"]["n"] == 20
     hits = sum(expected_answer(n) == n * 2 for n in range(N_EXAMPLES))
-    assert stats["exact_match"]["avg"] == pytest.approx((hits + 0.25 * (N_EXAMPLES - hits)) / N_EXAMPLES)
+    expected_avg = (hits + 0.25 * (N_EXAMPLES - hits)) / N_EXAMPLES
+    assert stats["exact_match"]["avg"] == pytest.approx(expected_avg)
     assert stats["always_fails"]["errors"] == 20
     assert sum(stats["tone"]["values"].values()) == 20
     assert project.session_feedback_stats["pass_rate"]["avg"] == pytest.approx(hits / N_EXAMPLES)

@@ -33,8 +33,13 @@ def open_store(url: str) -> Store:
             path = rest[1:] if rest.startswith("/") and rest[1:2] == "/" else rest
             return DuckDBStore(Path(path))
         case "clickhouse" | "clickhouses" | "chdb":
-            from evaldelta.store.clickhouse_store import ClickHouseStore
-
+            try:
+                from evaldelta.store.clickhouse_store import ClickHouseStore
+            except ImportError as err:
+                extra = "chdb" if scheme == "chdb" else "clickhouse"
+                raise ValueError(
+                    f"the {scheme} store needs: pip install 'evaldelta[{extra}]' ({err})"
+                ) from err
             return ClickHouseStore(url)
         case _:
             raise ValueError(

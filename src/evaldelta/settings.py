@@ -19,7 +19,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("evaldelta-data")
     store: str | None = Field(
         default=None,
-        description="Store URL, e.g. duckdb:///path/file.duckdb (default: a file in data_dir).",
+        description=(
+            "Store URL: duckdb:///path/file.duckdb (default: a file in data_dir),"
+            " clickhouse://user:password@host:8123/database, or chdb:///path/dir."
+        ),
     )
     host: str = "127.0.0.1"
     port: int = 1984

@@ -101,9 +101,7 @@ def _compile(
         return None
     try:
         expr = parse_filter(text)
-        sql, params = compile_filter(
-            expr, dialect=dialect, run_alias="r" if wrap is None else "t"
-        )
+        sql, params = compile_filter(expr, dialect=dialect, run_alias="r" if wrap is None else "t")
     except FilterError as err:
         raise Invalid(f"invalid {field}: {err}", loc=["body", field]) from err
     if wrap is None:
