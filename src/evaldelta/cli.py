@@ -75,9 +75,9 @@ def _bootstrap(settings: Settings, endpoint: str) -> None:
 def serve(
     data_dir: DataDir = None,
     host: Annotated[
-        str | None, typer.Option(help="Address to bind [default: 127.0.0.1].")
+        str | None, typer.Option(help="Address to bind (default: 127.0.0.1).")
     ] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on [default: 1984].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default: 1984).")] = None,
     store: Annotated[
         str | None, typer.Option(help="Store URL (default: duckdb:///<data-dir>/evaldelta.duckdb).")
     ] = None,
@@ -145,6 +145,16 @@ def _register_client_commands() -> None:
 
 
 _register_client_commands()
+
+
+def _register_bench_command() -> None:
+    # evaldelta.bench.command imports only typer; the benchmark loads when it runs.
+    from evaldelta.bench.command import bench_command
+
+    app.command("bench")(bench_command)
+
+
+_register_bench_command()
 
 
 def main() -> None:
