@@ -1,0 +1,101 @@
+"""Every operation the app serves, read from its own OpenAPI schema (so new routes are
+covered without editing this file), refuses requests without a valid key, and no
+id-addressed read or delete reaches another tenant's object."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+import pytest
+
+from tests.conftest import Server
+
+PUBLIC = {"/info", "/api/v1/info", "/health", "/api/v1/health", "/", "/ui"}
+
+
+def operations(server: Server) -> list[tuple[str, str]]:
+    schema = server.app.openapi()
+    return [
+        (method.upper(), path)
+        for path, item in schema["paths"].items()
+        for method in item
+        if path not in PUBLIC and not path.startswith("/ui/")
+    ]
+
+
+def fill(path: str, ids: dict[str, str]) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: ids.get(m.group(1), str(uuid.uuid4())), path)
+
+
+def test_every_operation_needs_a_valid_key(server: Server) -> None:
+    ops = operations(server)
+    assert len(ops) > 40  # the table really was read
+    for headers in ({}, {"x-api-key": "evd_not-a-key"}, {"authorization": "Bearer nope"}):
+        with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
+            for method, path in ops:
+                response = http.request(method, fill(path, {}), json={})
+                assert response.status_code == 401, (method, path, headers, response.text)
+                assert "detail" in response.json()
+
+
+@pytest.fixture
+def alpha_ids(server: Server) -> dict[str, str]:
+    """One object of each kind that an id path parameter can name, owned by alpha."""
+    with server.http("alpha") as http:
+        dataset = http.post("/datasets", json={"name": "owned-by-alpha"}).json()
+        example = http.post("/examples", json={"dataset_id": dataset["id"], "inputs": {}}).json()
+        session = http.post(
+            "/sessions", json={"name": "alpha-exp", "reference_dataset_id": dataset["id"]}
+        ).json()
+        run_id, feedback_id = str(uuid.uuid4()), str(uuid.uuid4())
+        assert (
+            http.post(
+                "/runs",
+                json={
+                    "id": run_id,
+                    "name": "t",
+                    "run_type": "chain",
+                    "session_id": session["id"],
+                    "start_time": "2026-01-01T00:00:00Z",
+                    "reference_example_id": example["id"],
+                },
+            ).status_code
+            == 202
+        )
+        assert (
+            http.post(
+                "/feedback", json={"id": feedback_id, "run_id": run_id, "key": "k", "score": 1}
+            ).status_code
+            == 200
+        )
+    return {
+        "dataset_id": dataset["id"],
+        "example_id": example["id"],
+        "session_id": session["id"],
+        "run_id": run_id,
+        "feedback_id": feedback_id,
+    }
+
+
+def test_id_addressed_reads_and_deletes_are_404_across_tenants(
+    server: Server, alpha_ids: dict[str, str]
+) -> None:
+    checked = 0
+    with httpx.Client(
+        base_url=server.url, headers={"x-api-key": server.keys["beta"]}, timeout=30
+    ) as beta:
+        for method, path in operations(server):
+            names = re.findall(r"\{(\w+)\}", path)
+            if method not in ("GET", "DELETE") or not names:
+                continue
+            assert set(names) <= set(alpha_ids), f"no object to try for {path}"
+            response = beta.request(method, fill(path, alpha_ids))
+            assert response.status_code == 404, (method, path, response.text)
+            checked += 1
+    assert checked >= 8
+    with server.http("alpha") as alpha:  # nothing was deleted by beta's attempts
+        assert alpha.get(f"/datasets/{alpha_ids['dataset_id']}").status_code == 200
+        assert alpha.get(f"/feedback/{alpha_ids['feedback_id']}").status_code == 200
+        assert alpha.get(f"/runs/{alpha_ids['run_id']}").status_code == 200
