@@ -22,8 +22,7 @@ import orjson
 import pytest
 
 from tests.conftest import Server
-from tests.sse import Event, SSEParser, delta_stream, parse_events
-from tests.test_deltas_api import (
+from tests.delta_seed import (
     World,
     create_dataset,
     create_examples,
@@ -35,6 +34,7 @@ from tests.test_deltas_api import (
     read_world,
     run_post,
 )
+from tests.sse import Event, SSEParser, delta_stream, parse_events
 
 KEYS = ["k0", "k1", "k2", "k3"]
 
