@@ -19,10 +19,24 @@ from evaldelta.delta.filters import DUCKDB, Dialect
 from evaldelta.errors import Conflict, NotFound
 from evaldelta.store import duckdb_delta, duckdb_ingest, duckdb_reads
 from evaldelta.store.base import DeltaQuery, IngestBatch, Page, Row
+from evaldelta.store.duckdb_ingest import insert_rows
 from evaldelta.store.duckdb_schema import MIGRATIONS
 from evaldelta.store.sqlrows import dump_json, fetch_rows
 
 T = TypeVar("T")
+
+EXAMPLE_COLUMNS = [
+    "tenant_id",
+    "id",
+    "dataset_id",
+    "inputs",
+    "outputs",
+    "metadata",
+    "split",
+    "source_run_id",
+    "created_at",
+    "modified_at",
+]
 
 DATASET_SELECT = """
     SELECT d.*,
@@ -240,29 +254,29 @@ class DuckDBStore:
         for dataset_id in {r["dataset_id"] for r in rows}:
             self._require_dataset(tenant_id, dataset_id)
         stamp = now()
-        values = []
+        by_id: dict[UUID, Row] = {}
         for r in rows:
             split = r.get("split")
-            values.append(
-                [
-                    tenant_id,
-                    r.get("id") or uuid4(),
-                    r["dataset_id"],
-                    dump_json(r.get("inputs") or {}),
-                    dump_json(r.get("outputs")),
-                    dump_json(r.get("metadata")),
-                    dump_json([split] if isinstance(split, str) else split),
-                    r.get("source_run_id"),
-                    r.get("created_at") or stamp,
-                    stamp,
-                ]
-            )
-        if values:
-            # Re-sending an example id (a client retry) replaces it, it never duplicates.
-            self._cur().executemany(
-                "INSERT OR REPLACE INTO examples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values
-            )
-        ids = [v[1] for v in values]
+            created = r.get("created_at") or stamp
+            example_id = r.get("id") or uuid4()
+            # A re-sent id (a client retry) replaces the earlier copy; the last one wins.
+            by_id[example_id] = {
+                "tenant_id": tenant_id,
+                "id": example_id,
+                "dataset_id": r["dataset_id"],
+                "inputs": dump_json(r.get("inputs") or {}),
+                "outputs": dump_json(r.get("outputs")),
+                "metadata": dump_json(r.get("metadata")),
+                "split": dump_json([split] if isinstance(split, str) else split),
+                "source_run_id": r.get("source_run_id"),
+                "created_at": created.replace(tzinfo=UTC)
+                if created.tzinfo is None
+                else created.astimezone(UTC),
+                "modified_at": stamp,
+            }
+        # One Arrow append, not one insert per example.
+        insert_rows(self._cur(), "examples", EXAMPLE_COLUMNS, list(by_id.values()))
+        ids = list(by_id)
         found = {r["id"]: r for r in self._examples_by_id(tenant_id, ids)}
         return [found[i] for i in ids]
 
