@@ -11,12 +11,13 @@ from fastapi.responses import JSONResponse
 
 from evaldelta import __version__
 from evaldelta.auth import KeyCache
-from evaldelta.errors import install_error_handlers
+from evaldelta.errors import error_body, install_error_handlers
 from evaldelta.ingest.writer import Writer
 from evaldelta.limits import BodySizeLimit
 from evaldelta.routes import datasets, deltas, examples, feedback, info, runs, sessions
 from evaldelta.settings import Settings
 from evaldelta.store.base import Store
+from evaldelta.streams import StreamLimits, StreamRegistry, TooManyStreams
 from evaldelta.web import router as web_router
 
 
@@ -63,12 +64,33 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            # Servers that do not announce their shutdown (see serving.py) still end
+            # their streams; the queries of streams cut short return before the store
+            # closes, and the writer commits everything queued before it stops.
+            streams.begin_drain()
+            await streams.settle(timeout=settings.shutdown_grace_seconds + 1)
             writer.stop()
             store.close()
 
     app = FastAPI(title="evaldelta", version=__version__, lifespan=lifespan)
     app.state.settings = settings
+    streams = StreamRegistry(
+        StreamLimits(
+            max_streams_per_tenant=settings.max_streams_per_tenant,
+            stream_max_seconds=settings.stream_max_seconds,
+            stream_stall_seconds=settings.stream_stall_seconds,
+            shutdown_grace_seconds=settings.shutdown_grace_seconds,
+        )
+    )
+    app.state.streams = streams
     install_error_handlers(app)
+
+    async def too_many_streams(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, TooManyStreams)
+        headers = {"Retry-After": str(exc.retry_after)}
+        return JSONResponse(error_body(exc), status_code=exc.status_code, headers=headers)
+
+    app.add_exception_handler(TooManyStreams, too_many_streams)
 
     async def too_deep(_: Request, __: Exception) -> JSONResponse:
         detail = [{"loc": ["body"], "msg": "JSON nested too deeply", "type": "value_error"}]

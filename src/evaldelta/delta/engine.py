@@ -9,9 +9,9 @@ and is in neither list when equal or missing on either side.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import orjson
@@ -22,8 +22,10 @@ from evaldelta.delta.stats import holm, paired_stats
 from evaldelta.errors import Invalid, NotFound
 from evaldelta.models import Filters
 from evaldelta.store.base import DeltaQuery, Page, Store
+from evaldelta.streams import Cutoff, StreamCut
 
 DeltaLists = dict[str, dict[str, list[UUID]]]
+T = TypeVar("T")
 
 
 def compile_filters(
@@ -121,39 +123,45 @@ def sse(event: str, data: object) -> bytes:
 
 
 async def stream_deltas(
-    store: Store, query: DeltaQuery, *, include_stats: bool = False
-) -> AsyncIterator[bytes]:
+    store: Store,
+    query: DeltaQuery,
+    *,
+    include_stats: bool = False,
+    cutoff: Cutoff | None = None,
+) -> AsyncGenerator[bytes, None]:
     """One ``data`` event per key as soon as it is computed, then ``end``.
 
     A failure in one key goes into that key's chunk as an ``errors`` entry; the others
     still arrive.  If the client goes away, the generator is cancelled and no further key
-    is computed.  With ``include_stats``, the ``end`` event carries the sign-test p-values
-    Holm-adjusted across the keys, per comparison.
+    is computed.  If ``cutoff`` ends the stream early (its time limit, or the server
+    shutting down), the keys not sent yet share one ``errors`` entry saying why, and the
+    stream still ends with ``end``.  With ``include_stats``, the ``end`` event carries the
+    sign-test p-values Holm-adjusted across the keys, per comparison.
     """
+    run = cutoff.run if cutoff is not None else _run_in_thread
+    keys = list(query.feedback_keys)
     try:
-        lower = await run_in_threadpool(store.lower_is_better, query.tenant_id, query.feedback_keys)
+        lower = await run(partial(store.lower_is_better, query.tenant_id, keys))
     except Exception as err:  # headers are sent: fail every key in band, still end
-        keys = list(query.feedback_keys)
-        error = {"feedback_keys": keys, "error": f"{type(err).__name__}: {err}"}
-        yield sse("data", {"feedback_deltas": {}, "errors": [error]})
+        yield _failed(keys, err)
         yield sse("end", {})
         return
     p_values: dict[str, dict[str, float | None]] = {}
-    for key in query.feedback_keys:
+    for index, key in enumerate(keys):
         try:
-            result = await run_in_threadpool(
-                partial(compute_key, include_stats=include_stats), store, query, key, key in lower
+            result = await run(
+                partial(compute_key, store, query, key, key in lower, include_stats=include_stats)
             )
-            for sid, delta in result.items():
-                if include_stats:
-                    p_values.setdefault(sid, {})[key] = delta["stats"]["sign_test_p"]
-            chunk: dict[str, Any] = {"feedback_deltas": {key: result}, "errors": None}
+        except StreamCut as cut:  # every key from here on, in one entry
+            yield _failed(keys[index:], cut)
+            break
         except Exception as err:  # in band: the stream goes on with the next key
-            chunk = {
-                "feedback_deltas": {},
-                "errors": [{"feedback_keys": [key], "error": f"{type(err).__name__}: {err}"}],
-            }
-        yield sse("data", chunk)
+            yield _failed([key], err)
+            continue
+        if include_stats:
+            for sid, delta in result.items():
+                p_values.setdefault(sid, {})[key] = delta["stats"]["sign_test_p"]
+        yield sse("data", {"feedback_deltas": {key: result}, "errors": None})
     end: dict[str, Any] = {}
     if include_stats:
         end["holm_sign_test_p"] = {
@@ -161,3 +169,15 @@ async def stream_deltas(
             for sid, per_key in p_values.items()
         }
     yield sse("end", end)
+
+
+async def _run_in_thread(fn: Callable[[], T]) -> T:
+    return await run_in_threadpool(fn)
+
+
+def _failed(keys: list[str], err: Exception) -> bytes:
+    """The ``data`` event of keys that got no answer: why, in band."""
+    reason = str(err) if isinstance(err, StreamCut) else f"{type(err).__name__}: {err}"
+    return sse(
+        "data", {"feedback_deltas": {}, "errors": [{"feedback_keys": keys, "error": reason}]}
+    )

@@ -12,8 +12,10 @@ from fastapi.responses import StreamingResponse
 from evaldelta.auth import Tenant
 from evaldelta.delta.engine import compute_key, prepare, stream_deltas
 from evaldelta.deps import StoreDep
+from evaldelta.event_stream import EventStreamResponse
 from evaldelta.models import DeltaQueryBody, DeltaStreamQuery, SessionFeedbackDelta
 from evaldelta.store.base import Page
+from evaldelta.streams import StreamsDep
 
 router = APIRouter(tags=["datasets"])
 
@@ -49,17 +51,35 @@ def read_delta(dataset_id: UUID, body: DeltaQueryBody, tenant: Tenant, store: St
     return {"feedback_deltas": deltas}
 
 
+_TOO_MANY_STREAMS = {
+    "description": "The tenant holds its limit of open delta streams: retry after the"
+    " Retry-After header's seconds",
+    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"detail": {"type": "string"}},
+                "required": ["detail"],
+            }
+        }
+    },
+}
+
+
 @router.post(
     "/datasets/{dataset_id}/runs/delta/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, 429: _TOO_MANY_STREAMS},
 )
 async def read_delta_stream(
-    dataset_id: UUID, body: DeltaStreamQuery, tenant: Tenant, store: StoreDep
+    dataset_id: UUID, body: DeltaStreamQuery, tenant: Tenant, store: StoreDep, streams: StreamsDep
 ) -> StreamingResponse:
     """Server-Sent Events: one ``data`` event per feedback key as it is computed, each
     ``{"feedback_deltas": {key: {session: {improved_examples, regressed_examples}}},
-    "errors": null}``, then one ``end`` event."""
+    "errors": null}``, then one ``end`` event.  A tenant may hold a limited number of
+    streams at once (429 with ``Retry-After`` beyond it); a stream that runs too long or
+    is open when the server shuts down ends early, the keys not sent named in band."""
     query = await run_in_threadpool(
         prepare,
         store,
@@ -70,8 +90,14 @@ async def read_delta_stream(
         body.feedback_keys,
         body.filters,
     )
-    return StreamingResponse(
-        stream_deltas(store, query, include_stats=body.include_stats),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    slot = streams.acquire(tenant)  # the 429, if any, before the first byte
+    try:
+        events = stream_deltas(
+            store, query, include_stats=body.include_stats, cutoff=streams.cutoff()
+        )
+        return EventStreamResponse(
+            events, slot=slot, stall_seconds=streams.limits.stream_stall_seconds
+        )
+    except BaseException:
+        slot.release()
+        raise
