@@ -1,13 +1,14 @@
 """Reading the multipart bodies the LangSmith SDK sends, as pure functions.
 
 ``decode_body`` undoes ``Content-Encoding`` under a hard cap on the decoded size (a zstd
-bomb costs a 413, not the server's memory), ``parse_multipart`` splits the body into
-``Part``s with python-multipart, and ``group_run_parts`` / ``group_example_parts`` turn part
-names such as ``post.<run_id>.outputs`` back into one dict per run, feedback or example.
+bomb costs a 413, not the server's memory), ``parse_multipart`` (in ``parts``) splits the
+body into ``Part``s, and ``group_run_parts`` / ``group_example_parts`` turn part names such
+as ``post.<run_id>.outputs`` back into one dict per run, feedback or example.
 """
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -16,42 +17,32 @@ from uuid import UUID
 
 import orjson
 import zstandard
-from python_multipart.exceptions import FormParserError
-from python_multipart.multipart import MultipartParser, parse_options_header
 
-from evaldelta.errors import DomainError
+from evaldelta.ingest.errors import IngestError
+from evaldelta.ingest.parts import DEFAULT_CONTENT_TYPE, Part, parse_multipart
+
+__all__ = [
+    "DEFAULT_CONTENT_TYPE",
+    "Attachment",
+    "IngestError",
+    "Part",
+    "RunOps",
+    "decode_body",
+    "group_example_parts",
+    "group_run_parts",
+    "parse_multipart",
+]
 
 JsonDict = dict[str, Any]
 
 RUN_FIELDS = frozenset({"inputs", "outputs", "events", "extra", "error", "serialized"})
 EXAMPLE_FIELDS = frozenset({"inputs", "outputs", "attachments_operations"})
-DEFAULT_CONTENT_TYPE = "application/octet-stream"
+# The form the SDK writes ids in; anything else is parsed by ``UUID`` and canonicalised.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 # zstd expands at most ~32 KiB per input byte, so feeding 256 bytes at a time overshoots
 # the decoded-size cap by 8 MiB at worst.
 _INPUT_STEP = 256
-
-
-class IngestError(DomainError):
-    """A body that cannot be ingested; ``status_code`` is the HTTP answer.
-
-    400: malformed transport (encoding, multipart framing); 413: too large;
-    415: unknown ``Content-Encoding``; 422: a part whose name or content is invalid
-    (``loc`` is then ``["body", <part name>]``).
-    """
-
-    def __init__(self, status_code: int, message: str, *, part: str | None = None) -> None:
-        super().__init__(message, loc=None if part is None else ["body", part])
-        self.status_code = status_code
-
-
-@dataclass(frozen=True, slots=True)
-class Part:
-    """One part of a multipart body; ``content_type`` without its ``length=`` parameter."""
-
-    name: str
-    content_type: str
-    data: bytes
 
 
 class Attachment(NamedTuple):
@@ -132,99 +123,6 @@ def _inflate(body: bytes, new_decoder: Callable[[], _Decoder], limit: int) -> by
     if not decoder.eof:
         raise IngestError(400, "truncated compressed body")
     return bytes(out)
-
-
-# -- multipart framing ------------------------------------------------------------------
-
-
-def parse_multipart(body: bytes, content_type: str, *, max_parts: int = 100_000) -> list[Part]:
-    """Split a ``multipart/form-data`` body into its parts, in order.
-
-    Every part needs a ``Content-Disposition: form-data; name=...``; per-part
-    ``Content-Length`` headers are not needed. A body without its closing boundary is
-    rejected (400), as is one with more than ``max_parts`` parts (413).
-    """
-    try:
-        media_type, params = parse_options_header(content_type)
-    except UnicodeError:
-        raise IngestError(400, "Content-Type is not latin-1") from None
-    boundary = params.get(b"boundary")
-    if not media_type.startswith(b"multipart/") or not boundary:
-        raise IngestError(400, "expected Content-Type multipart/form-data with a boundary")
-    reader = _PartReader(max_parts)
-    try:
-        parser = MultipartParser(
-            boundary,
-            {
-                "on_part_begin": reader.on_part_begin,
-                "on_header_field": reader.on_header_field,
-                "on_header_value": reader.on_header_value,
-                "on_header_end": reader.on_header_end,
-                "on_part_data": reader.on_part_data,
-                "on_part_end": reader.on_part_end,
-                "on_end": reader.on_end,
-            },
-        )
-        parser.write(body)
-    except FormParserError as err:
-        raise IngestError(400, f"malformed multipart body: {err}") from None
-    if not reader.complete:
-        raise IngestError(400, "truncated multipart body: no closing boundary")
-    return reader.parts
-
-
-class _PartReader:
-    """Collects python-multipart's callbacks into ``Part``s."""
-
-    def __init__(self, max_parts: int) -> None:
-        self.max_parts = max_parts
-        self.parts: list[Part] = []
-        self.complete = False
-        self._headers: dict[str, str] = {}
-        self._field = bytearray()
-        self._value = bytearray()
-        self._data = bytearray()
-
-    def on_part_begin(self) -> None:
-        if len(self.parts) >= self.max_parts:
-            raise IngestError(413, f"more than {self.max_parts} parts")
-        self._headers = {}
-        self._data = bytearray()
-
-    def on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._field += data[start:end]
-
-    def on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._value += data[start:end]
-
-    def on_header_end(self) -> None:
-        name = self._field.decode("latin-1").strip().lower()
-        self._headers[name] = self._value.decode("latin-1").strip()
-        self._field.clear()
-        self._value.clear()
-
-    def on_part_data(self, data: bytes, start: int, end: int) -> None:
-        self._data += data[start:end]
-
-    def on_part_end(self) -> None:
-        disposition, options = parse_options_header(self._headers.get("content-disposition"))
-        try:
-            name = options.get(b"name", b"").decode()
-        except UnicodeDecodeError:
-            raise IngestError(400, "a part name is not UTF-8") from None
-        if disposition != b"form-data" or not name:
-            raise IngestError(400, "a part has no Content-Disposition: form-data; name=...")
-        content_type = _without_length(self._headers.get("content-type", ""))
-        self.parts.append(Part(name, content_type or DEFAULT_CONTENT_TYPE, bytes(self._data)))
-
-    def on_end(self) -> None:
-        self.complete = True
-
-
-def _without_length(content_type: str) -> str:
-    """``text/plain; length=16`` -> ``text/plain`` (the SDK's size hint, not a MIME param)."""
-    params = (p.strip() for p in content_type.split(";"))
-    return "; ".join(p for p in params if p and not p.lower().startswith("length="))
 
 
 # -- part names -------------------------------------------------------------------------
@@ -317,8 +215,12 @@ def _invalid(part: Part, problem: str) -> IngestError:
 
 
 def _canonical_uuid(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    if _CANONICAL_UUID.fullmatch(value):
+        return value
     try:
-        return str(UUID(value)) if isinstance(value, str) else None
+        return str(UUID(value))
     except ValueError:
         return None
 
@@ -343,7 +245,7 @@ def _main_object(part: Part, part_id: str) -> JsonDict:
     if not isinstance(value, dict):
         raise _invalid(part, "is not a JSON object")
     body_id = value.get("id")
-    if body_id is not None and _canonical_uuid(body_id) != part_id:
+    if body_id is not None and body_id != part_id and _canonical_uuid(body_id) != part_id:
         raise _invalid(part, f"has another id in its body: {body_id!r}")
     value["id"] = part_id
     return value
