@@ -5,9 +5,11 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from evaldelta.settings import Settings
@@ -71,12 +73,22 @@ def _bootstrap(settings: Settings, endpoint: str) -> None:
     err.print(f"(kept, readable by you only, in {key_file})")
 
 
+LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+
+
+def _redacted(url: str) -> str:
+    """The store URL as printed: without its password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
 @app.command()
 def serve(
     data_dir: DataDir = None,
-    host: Annotated[
-        str | None, typer.Option(help="Address to bind (default: 127.0.0.1).")
-    ] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (default: 1984).")] = None,
     store: Annotated[
         str | None, typer.Option(help="Store URL (default: duckdb:///<data-dir>/evaldelta.duckdb).")
@@ -84,13 +96,22 @@ def serve(
     allow_remote: Annotated[
         bool, typer.Option("--allow-remote", help="Allow binding a non-loopback address.")
     ] = False,
+    log_level: Annotated[
+        LogLevel | None,
+        typer.Option(help="Log level (default: warning); info and below log every request."),
+    ] = None,
 ) -> None:
     """Serve the LangSmith-compatible API (and the delta endpoints)."""
-    import uvicorn
-
     from evaldelta.app import create_app
+    from evaldelta.serving import server_for
 
-    settings = _settings(data_dir, store)
+    try:
+        settings = _settings(data_dir, store)
+    except ValidationError as exc:  # a bad EVALDELTA_* variable: say which, plainly
+        err.print(f"[red]Invalid setting:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if log_level is not None:
+        settings.log_level = log_level
     host = host or settings.host
     port = port or settings.port
     if not _is_loopback(host) and not (allow_remote or settings.allow_remote):
@@ -103,10 +124,11 @@ def serve(
     try:
         _bootstrap(settings, endpoint)
     except Exception as exc:  # a locked or unreadable store: say so plainly
-        err.print(f"[red]Cannot open the store: {exc}[/red]")
+        message = str(exc).replace(settings.store_url(), _redacted(settings.store_url()))
+        err.print(f"[red]Cannot open the store: {message}[/red]")
         raise typer.Exit(2) from exc
-    err.print(f"evaldelta serving on {endpoint} (store: {settings.store_url()})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    err.print(f"evaldelta serving on {endpoint} (store: {_redacted(settings.store_url())})")
+    server_for(create_app(settings), settings, host, port).run()
 
 
 @keys_app.command("create")

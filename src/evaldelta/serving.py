@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import signal
 import socket
@@ -69,9 +70,20 @@ class GracefulServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
+class QuietCancellation(logging.Filter):
+    """Drop the traceback uvicorn logs for each request it cancels when the shutdown
+    grace runs out: its one line "Cancel N running task(s)" already says it all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, asyncio.CancelledError)
+
+
 def log_config(level: str) -> dict[str, Any]:
     """uvicorn's logging, with evaldelta's own loggers at the same level on stderr."""
     config = deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["quiet_cancellation"] = {"()": QuietCancellation}
+    config["handlers"]["default"]["filters"] = ["quiet_cancellation"]
     own = "DEBUG" if level == "trace" else level.upper()
     config["loggers"]["evaldelta"] = {"handlers": ["default"], "level": own, "propagate": False}
     return config
