@@ -171,9 +171,10 @@ _register_client_commands()
 
 def _register_bench_command() -> None:
     # evaldelta.bench.command imports only typer; the benchmark loads when it runs.
-    from evaldelta.bench.command import bench_command
+    from evaldelta.bench.command import bench_command, load_command
 
     app.command("bench")(bench_command)
+    app.command("load")(load_command)
 
 
 _register_bench_command()

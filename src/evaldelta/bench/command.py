@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from evaldelta.bench.load_command import load_command as load_command  # `evaldelta load`
+
 
 def bench_command(
     scale: Annotated[str, typer.Option(help="XS, S, M, L or L3 (see docs/benchmarks.md).")] = "S",

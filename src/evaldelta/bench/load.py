@@ -1,0 +1,264 @@
+"""The load test: many concurrent delta streams and SDK-shaped ingest against one server,
+for a fixed time, on loopback.
+
+It reports throughput, latency percentiles and the server's memory over the run, and
+counts as an error anything a user would notice: a failed or hung request, a stream that
+misses a key or its ``end``, a streamed answer that differs from the NumPy floor, or an
+acknowledged write that is not stored exactly once afterwards.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+from evaldelta.bench import load_report, machine
+from evaldelta.bench.floor import floor_data, floor_deltas
+from evaldelta.bench.load_clients import (
+    IngestJob,
+    IngestOutcome,
+    StreamSample,
+    StreamTarget,
+    ingest_client,
+    stream_client,
+)
+from evaldelta.bench.load_data import Loaded, load_data, read_manifest, write_manifest
+from evaldelta.bench.scales import Scale
+from evaldelta.bench.server import ServerProcess, start_server
+from evaldelta.bench.workload import generate
+
+RSS_EVERY_S = 0.5
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    scale: Scale
+    seconds: float
+    out: Path
+    streams: int = 20
+    ingest_clients: int = 2
+    store: str | None = None
+    data_dir: Path | None = None
+    seed: int = 20260105
+    runs_per_request: int = 50
+    zstd_level: int | None = 3
+    # The server's per-tenant limit of open delta streams; None: as many as ``streams``.
+    max_streams_per_tenant: int | None = None
+
+
+class _RssSampler(threading.Thread):
+    """Reads the server's resident memory every ``RSS_EVERY_S`` until stopped."""
+
+    def __init__(self, server: ServerProcess, t0: float) -> None:
+        super().__init__(name="rss-sampler", daemon=True)
+        self.server, self.t0 = server, t0
+        self.samples: list[tuple[float, float]] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.wait(RSS_EVERY_S):
+            try:
+                self.samples.append((time.monotonic() - self.t0, self.server.rss_mib()))
+            except (OSError, RuntimeError):  # the server is gone; the clients will say so
+                return
+
+
+@contextmanager
+def _server_environment(options: LoadOptions) -> Iterator[None]:
+    """The server is a subprocess: it reads this limit from the environment it inherits."""
+    name = "EVALDELTA_MAX_STREAMS_PER_TENANT"
+    before = os.environ.get(name)
+    os.environ[name] = str(options.max_streams_per_tenant or options.streams)
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before
+
+
+def _ready() -> int:
+    time.sleep(0.3)  # keep this worker busy so the next one starts too
+    return os.getpid()
+
+
+def _stored(client: httpx.Client, session_id: str) -> tuple[int, int]:
+    """Runs and feedback rows the server holds for one experiment."""
+    response = client.get(f"/sessions/{session_id}", params={"include_stats": True})
+    response.raise_for_status()
+    body = response.json()
+    stats = body.get("feedback_stats") or {}
+    feedback = sum(int(k.get("n") or 0) + int(k.get("errors") or 0) for k in stats.values())
+    return int(body.get("run_count") or 0), feedback
+
+
+def _verify(server: ServerProcess, outcomes: list[IngestOutcome]) -> list[str]:
+    """Every experiment holds exactly what was acknowledged: no loss, no duplicates."""
+    problems = []
+    with httpx.Client(
+        base_url=server.url, headers={"x-api-key": server.api_key}, timeout=600
+    ) as client:
+        for outcome in outcomes:
+            for session_id, want in outcome.acknowledged.items():
+                have = _stored(client, session_id)
+                if have != want:
+                    problems.append(
+                        f"experiment {session_id}: acknowledged {want[0]} runs and {want[1]} "
+                        f"feedback rows, stored {have[0]} and {have[1]}"
+                    )
+    return problems
+
+
+def _prepare(options: LoadOptions, data_dir: Path, console: Console) -> Loaded:
+    found = read_manifest(data_dir, options.scale, options.seed)
+    if found is not None:
+        console.log(f"reusing the {found.scale} data in {data_dir}")
+        return found
+    if data_dir.exists() and any(data_dir.iterdir()):
+        raise RuntimeError(f"{data_dir} holds other data; give an empty or a load-test data dir")
+    return load_data(
+        data_dir, options.store, options.scale, options.seed, secrets.randbits(32), console
+    )
+
+
+def _phase(
+    options: LoadOptions, server: ServerProcess, loaded: Loaded
+) -> tuple[list[StreamSample], list[IngestOutcome], _RssSampler, float]:
+    """Run the streams and the ingest clients for ``options.seconds``; wait for them all."""
+    scale = options.scale
+    workload = generate(scale, options.seed)
+    floor = floor_deltas(floor_data(workload))
+    target = StreamTarget(
+        server.url,
+        server.api_key,
+        loaded.dataset_id,
+        loaded.session_ids[0],
+        loaded.session_ids[1:],
+        [k.name for k in workload.keys],
+    )
+    context = multiprocessing.get_context("spawn")
+    clients = options.ingest_clients
+    with ProcessPoolExecutor(clients, mp_context=context) as pool:
+        pids: set[int] = set()
+        for _ in range(10):  # start (spawn, import) every client before the clock starts
+            pids |= {f.result() for f in [pool.submit(_ready) for _ in range(clients)]}
+            if len(pids) >= clients:
+                break
+        t0 = time.monotonic()
+        sampler = _RssSampler(server, t0)
+        sampler.start()
+        deadline_epoch = time.time() + options.seconds
+        futures = [
+            pool.submit(
+                ingest_client,
+                IngestJob(
+                    server.url,
+                    server.api_key,
+                    scale,
+                    options.seed,
+                    loaded.ids,
+                    loaded.dataset_id,
+                    f"{loaded.nonce:08x}",
+                    loaded.next_experiment,
+                    c,
+                    clients,
+                    deadline_epoch,
+                    options.runs_per_request,
+                    options.zstd_level,
+                ),
+            )
+            for c in range(clients)
+        ]
+        samples: list[StreamSample] = []
+        deadline = t0 + options.seconds
+        threads = [
+            threading.Thread(target=stream_client, args=(target, floor, t0, deadline, samples))
+            for _ in range(options.streams)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        outcomes = [f.result() for f in futures]
+    elapsed = time.monotonic() - t0
+    sampler.halt.set()
+    sampler.join()
+    return samples, outcomes, sampler, elapsed
+
+
+def run_load(options: LoadOptions, console: Console) -> dict[str, Any]:
+    """Prepare (or reuse) the data, run the load, verify, write JSON and Markdown."""
+    scale = options.scale
+    work = Path(tempfile.mkdtemp(prefix="evaldelta-load-"))
+    data_dir = options.data_dir or work / "data"
+    loaded = _prepare(options, data_dir, console)
+    result: dict[str, Any] = {
+        "scale": scale.name,
+        "examples": scale.examples,
+        "experiments": scale.experiments,
+        "keys": scale.keys,
+        "comparisons": scale.comparisons,
+        "feedback_rows": scale.feedback_rows,
+        "seconds": options.seconds,
+        "streams": options.streams,
+        "ingest_clients": options.ingest_clients,
+        "runs_per_request": options.runs_per_request,
+        "zstd": options.zstd_level is not None,
+        "store_kind": (options.store or "duckdb").partition(":")[0],
+        "load_path": loaded.load_path,
+        "load_s": loaded.load_s,
+        "machine": machine.describe(),
+        "load_average_start": machine.load_average(),
+    }
+    result["max_streams_per_tenant"] = options.max_streams_per_tenant or options.streams
+    with _server_environment(options):
+        server = start_server(data_dir, options.store, work / "server.log")
+    try:
+        before = server.rss_mib()
+        console.log(
+            f"{options.streams} streams and {options.ingest_clients} ingest clients "
+            f"for {options.seconds:g} s"
+        )
+        samples, outcomes, sampler, elapsed = _phase(options, server, loaded)
+        console.log("checking that every acknowledged write is stored once")
+        problems = _verify(server, outcomes)
+    finally:
+        server.stop()
+    # The next run on this data dir writes new experiments, so its counts start from zero.
+    loaded.next_experiment = 1 + max(o.last_experiment for o in outcomes)
+    write_manifest(data_dir, loaded)
+    result["wall_s"] = elapsed
+    result |= load_report.stream_figures(samples, options.seconds)
+    result |= load_report.ingest_figures(outcomes, options.seconds)
+    result |= load_report.rss_figures(sampler.samples, before)
+    result["ingest_missing_or_extra"] = len(problems)
+    result["ingest_problems"] = problems[:10]
+    result["load_average_end"] = machine.load_average()
+    result["ok"] = (
+        result["stream_errors"] == 0
+        and result["ingest_errors"] == 0
+        and not problems
+        and result["streams_complete"] >= options.streams
+    )
+    md = load_report.write(result, options.out)
+    if result["ok"]:
+        shutil.rmtree(work, ignore_errors=True)  # the data too, unless --data-dir
+    else:
+        console.print(f"[red]Errors; the server's log is in {work / 'server.log'}[/red]")
+    console.print(f"Wrote {options.out} and {md}")
+    return result
