@@ -1,9 +1,14 @@
-"""The feedback-delta query on ClickHouse: one SQL statement per key over all sessions.
+"""The feedback-delta query on ClickHouse: one wide SQL statement per key, compared in NumPy.
 
 The same rule as ``duckdb_delta``, read from feedback alone: each feedback row carries its
 run's session, example and root flag and the table is sorted by (tenant, key, session,
 example), so one key of a few sessions is a handful of contiguous ranges.  Runs are read
 only for sessions that have filters.
+
+Per key, ClickHouse returns one row per example with one mean per session (``avgIf``), as
+Arrow; the comparison with the baseline and the example order are NumPy work.  Python
+objects are made only for the examples that changed, from the dataset's example ids made
+once per request (``clickhouse_examples``).
 """
 
 from __future__ import annotations
@@ -11,46 +16,76 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+import numpy as np
+import numpy.typing as npt
+
 from evaldelta.store.base import DeltaQuery, Page
+from evaldelta.store.clickhouse_examples import ExampleOrder, example_order
 from evaldelta.store.clickhouse_sql import Connection
 from evaldelta.store.duckdb_delta import TIE_TOLERANCE
 
+Floats = npt.NDArray[np.float64]
 
-def _means(
-    query: DeltaQuery, key: str, window: Page | None
-) -> tuple[str, list[Any], str, list[Any]]:
-    """``ex`` (the dataset's examples with their position, maybe one page of them) and
-    ``m`` (per session and example: the mean score of the key over counted runs), each as
-    SQL and its parameters."""
-    ex_params: list[Any] = [query.tenant_id, query.dataset_id]
-    window_sql = ""
-    if window is not None:
-        window_sql = "QUALIFY pos >= ? AND pos < ?"
-        ex_params += [window.offset, window.offset + window.limit]
-    ex = f"""SELECT id, row_number() OVER (ORDER BY created_at, toString(id)) - 1 AS pos
-             FROM examples WHERE tenant_id = ? AND dataset_id = ? {window_sql}"""
-    sessions = [query.baseline_session_id, *query.comparison_session_ids]
-    params: list[Any] = [query.tenant_id, key, sessions]
-    cmp_sql = "f.comparative_experiment_id IS NULL"
-    if query.comparative_experiment_id is not None:
-        cmp_sql = "(f.comparative_experiment_id IS NULL OR f.comparative_experiment_id = ?)"
+
+def _sessions(query: DeltaQuery) -> list[UUID]:
+    """The baseline first, then each comparison that is not the baseline."""
+    baseline = query.baseline_session_id
+    return [baseline, *(s for s in query.comparison_session_ids if s != baseline)]
+
+
+def _wide_sql(
+    query: DeltaQuery, key: str, sessions: list[UUID], window: list[UUID] | None
+) -> tuple[str, list[Any]]:
+    """Per example of the key's feedback: its 16 id bytes and one mean per session (NaN
+    where the session has no counted score)."""
+    means = ", ".join(
+        f"avgIf(assumeNotNull(f.score), f.run_session_id = ?) AS m{i}" for i in range(len(sessions))
+    )
+    params: list[Any] = [*sessions, query.tenant_id, key, sessions]
+    where = [
+        "f.tenant_id = ?",
+        "f.key = ?",
+        "f.run_session_id IN ?",
+        "f.run_is_root",
+        "f.score IS NOT NULL",
+    ]
+    if query.comparative_experiment_id is None:
+        where.append("f.comparative_experiment_id IS NULL")
+    else:
+        where.append("(f.comparative_experiment_id IS NULL OR f.comparative_experiment_id = ?)")
         params.append(query.comparative_experiment_id)
-    params += ex_params
-    filter_sql = []
+    if window is not None:
+        # A page: read only its examples' feedback (the sort key has the example after the
+        # session, so these are small ranges).
+        where.append("f.run_example_id IN ?")
+        params.append(window)
     for session_id, (fragment, fparams) in query.filters.items():
-        filter_sql.append(
-            f"""AND (f.run_session_id <> ? OR f.run_id IN (SELECT r.id FROM runs AS r
+        where.append(
+            f"""(f.run_session_id <> ? OR f.run_id IN (SELECT r.id FROM runs AS r
                  WHERE r.tenant_id = ? AND r.session_id = ? AND r.is_root AND ({fragment})))"""
         )
         params += [session_id, query.tenant_id, session_id, *fparams]
-    m = f"""SELECT f.run_session_id AS sid, f.run_example_id AS eid, avg(f.score) AS mean
-            FROM feedback AS f
-            WHERE f.tenant_id = ? AND f.key = ? AND f.run_session_id IN ?
-              AND f.run_is_root AND f.score IS NOT NULL AND {cmp_sql}
-              AND f.run_example_id IN (SELECT id FROM ({ex}))
-              {" ".join(filter_sql)}
-            GROUP BY sid, eid"""
-    return ex, ex_params, m, params
+    sql = f"""SELECT UUIDToNum(f.run_example_id) AS eid, {means}
+              FROM feedback AS f WHERE {" AND ".join(where)}
+              GROUP BY f.run_example_id"""
+    return sql, params
+
+
+def _means(
+    conn: Connection, query: DeltaQuery, key: str, order: ExampleOrder
+) -> tuple[npt.NDArray[np.int64], Floats, list[UUID]]:
+    """Positions of the examples with scores (in example order) and their means, one
+    column per session of ``_sessions``."""
+    sessions = _sessions(query)
+    window = order.ids if order.is_window else None
+    sql, params = _wide_sql(query, key, sessions, window)
+    table = conn.arrow(sql, params)
+    positions = order.positions(table.column("eid").to_pylist())
+    keep = positions >= 0  # examples no longer (or not yet) in the dataset do not count
+    columns = [table.column(f"m{i}").to_numpy() for i in range(len(sessions))]
+    matrix = np.column_stack(columns) if columns else np.empty((len(positions), 0))
+    sort = np.argsort(positions[keep], kind="stable")
+    return positions[keep][sort], matrix[keep][sort], sessions
 
 
 def delta(
@@ -61,38 +96,48 @@ def delta(
     window: Page | None,
 ) -> dict[UUID, tuple[list[UUID], list[UUID]]]:
     """Improved and regressed example ids per comparison session, in example order."""
-    ex, ex_params, m, params = _means(query, key, window)
-    # ``m`` is written twice (ClickHouse inlines it): measured faster than one ``m`` with
-    # a window function for the baseline's mean, which sorts every row by example.
-    sql = f"""
-        SELECT c.sid, c.eid, c.mean > b.mean AS higher
-        FROM ({m}) AS c
-        INNER JOIN (SELECT eid, mean FROM ({m}) WHERE sid = ?) AS b ON b.eid = c.eid
-        INNER JOIN ({ex}) AS ex ON ex.id = c.eid
-        WHERE c.sid IN ?
-          AND abs(c.mean - b.mean) > {TIE_TOLERANCE} * greatest(1.0, abs(b.mean), abs(c.mean))
-        ORDER BY ex.pos
-    """
-    baseline = query.baseline_session_id
-    comparisons = [s for s in query.comparison_session_ids if s != baseline]
-    all_params = [*params, *params, baseline, *ex_params, comparisons]
     out: dict[UUID, tuple[list[UUID], list[UUID]]] = {
         sid: ([], []) for sid in query.comparison_session_ids
     }
-    if not comparisons:
+    order = example_order(conn, query, window)
+    sessions = _sessions(query)
+    if len(sessions) < 2 or not order.ids:
         return out
-    for sid, eid, higher in conn.tuples(sql, all_params):
-        improved, regressed = out[sid]
-        (improved if bool(higher) != lower_is_better else regressed).append(eid)
+    positions, matrix, sessions = _means(conn, query, key, order)
+    base = matrix[:, 0]
+    ids = order.ids
+    with np.errstate(invalid="ignore"):
+        for column, sid in enumerate(sessions[1:], start=1):
+            cand = matrix[:, column]
+            scale = np.maximum(1.0, np.maximum(np.abs(base), np.abs(cand)))
+            # NaN (missing on either side) fails both comparisons: neither list.
+            changed = np.abs(cand - base) > TIE_TOLERANCE * scale
+            better = (cand < base) if lower_is_better else (cand > base)
+            out[sid] = (
+                [ids[p] for p in positions[changed & better].tolist()],
+                [ids[p] for p in positions[changed & ~better].tolist()],
+            )
     return out
 
 
 def example_means(conn: Connection, query: DeltaQuery, key: str) -> dict[UUID, dict[UUID, float]]:
     """Per session (baseline and comparisons): example id -> mean score of the key."""
-    _, _, m, params = _means(query, key, None)
     out: dict[UUID, dict[UUID, float]] = {
         sid: {} for sid in [query.baseline_session_id, *query.comparison_session_ids]
     }
-    for sid, eid, mean in conn.tuples(f"SELECT sid, eid, mean FROM ({m})", params):
-        out[sid][eid] = mean
+    order = example_order(conn, query, None)
+    if not order.ids:
+        return out
+    positions, matrix, sessions = _means(conn, query, key, order)
+    ids = order.ids
+    for column, sid in enumerate(sessions):
+        values = matrix[:, column]
+        present = ~np.isnan(values)
+        out[sid] = dict(
+            zip(
+                [ids[p] for p in positions[present].tolist()],
+                values[present].tolist(),
+                strict=True,
+            )
+        )
     return out

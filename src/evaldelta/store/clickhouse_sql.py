@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
 import clickhouse_connect
+import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from evaldelta.store.base import Row
@@ -163,6 +164,12 @@ class Connection:
     def tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         text, values = bind(sql, params)
         return [tuple(r) for r in self.client().query(text, parameters=values).result_rows]
+
+    def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """Run a query; the result as one Arrow table (columnar: no Python object per value)."""
+        text, values = bind(sql, params)
+        table: pa.Table = self.client().query_arrow(text, parameters=values)
+        return table
 
     def command(self, sql: str, params: Sequence[Any] = ()) -> None:
         text, values = bind(sql, params)
