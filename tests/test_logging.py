@@ -1,0 +1,154 @@
+"""API keys never reach the server's output: ``evaldelta serve`` at its most verbose log
+level (access log and ASGI message tracing included) is sent valid and invalid keys in
+every way it accepts them, with requests that succeed and that fail in every way, and not
+a fragment of any key appears in what it prints."""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import socket
+from pathlib import Path
+from urllib.parse import urlsplit
+from uuid import uuid4
+
+import httpx
+import pytest
+
+from evaldelta.cli import _redacted
+from tests.test_cli import evaldelta, free_port
+from tests.test_ingest_runs import unique
+from tests.test_shutdown import EXIT_TIMEOUT, serve
+
+FRAGMENT = 8  # no run of this many characters of a key's secret part may appear
+
+
+def leaked(output: str, key: str) -> list[str]:
+    """The fragments of ``key`` found in ``output``."""
+    secret = key.removeprefix("evd_")
+    windows = {secret[i : i + FRAGMENT] for i in range(len(secret) - FRAGMENT + 1)}
+    return sorted(w for w in windows if w in output)
+
+
+def raw_request(url: str, header_lines: bytes) -> bytes:
+    """A GET with the given header lines, over a bare socket: headers httpx will not send."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(
+            b"GET /api/v1/datasets HTTP/1.1\r\nHost: "
+            + parts.netloc.encode()
+            + b"\r\n"
+            + header_lines
+            + b"Connection: close\r\n\r\n"
+        )
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def create_key(data_dir: Path, tenant: str) -> str:
+    created = evaldelta(
+        "keys", "create", "--tenant", tenant, "--data-dir", str(data_dir), cwd=data_dir.parent
+    )
+    assert created.returncode == 0, created.stderr
+    return created.stdout.strip().splitlines()[-1]
+
+
+def test_no_key_appears_in_the_output_of_a_tracing_server(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    key, other_key = create_key(data_dir, "team-a"), create_key(data_dir, "team-b")
+    wrong = "evd_" + secrets.token_urlsafe(32)  # well-formed, but no tenant's
+    odd = "evd_" + secrets.token_urlsafe(24)  # sent with bytes no header may hold
+    huge = "evd_" + secrets.token_urlsafe(48_000)  # 64 KB in one header
+    sent = [key, other_key, wrong, odd, huge]
+    with serve(data_dir, log_level="trace", max_body_bytes="20000") as served:
+        url = served.url
+        with httpx.Client(base_url=url + "/api/v1", timeout=30) as http:
+            ok = {"x-api-key": key}
+            statuses = [
+                http.get("/datasets", headers=ok).status_code,
+                http.get("/datasets", headers={"authorization": f"Bearer {key}"}).status_code,
+                http.get("/datasets", headers={"x-api-key": wrong}).status_code,
+                http.get("/datasets", headers={"authorization": f"Bearer {wrong}"}).status_code,
+                http.get("/datasets", headers={"authorization": f"bearer  {wrong}"}).status_code,
+                http.get(
+                    "/datasets", headers={"x-api-key": key, "x-tenant-id": str(uuid4())}
+                ).status_code,
+                http.get(f"/datasets/{uuid4()}", headers=ok).status_code,
+                http.post("/datasets", headers=ok, json={"name": 5}).status_code,
+                http.post("/datasets", headers=ok, content=b"{not json").status_code,
+                http.post(
+                    "/runs/multipart",
+                    headers={**ok, "content-type": "multipart/form-data; boundary=x"},
+                    content=b"--x\r\nbroken",
+                ).status_code,
+                http.post("/datasets", headers=ok, json={"name": "x" * 30_000}).status_code,
+                http.post(
+                    f"/datasets/{uuid4()}/runs/delta/stream",
+                    headers={"x-api-key": wrong},
+                    json={"baseline_session_id": str(uuid4())},
+                ).status_code,
+                http.post(
+                    f"/datasets/{uuid4()}/runs/delta/stream",
+                    headers=ok,
+                    json={
+                        "baseline_session_id": str(uuid4()),
+                        "comparison_session_ids": [str(uuid4())],
+                        "feedback_keys": ["correct"],
+                    },
+                ).status_code,
+                http.get("/datasets", headers={"x-api-key": huge}).status_code,
+            ]
+        assert statuses == [200, 200, 401, 401, 401, 403, 404, 422, 422, 400, 413, 401, 404, 401]
+        odd_bytes = odd.encode() + b"\xff\xfe"
+        assert b" 401 " in raw_request(url, b"X-Api-Key: " + odd_bytes + b"\r\n")
+        assert b" 400 " in raw_request(url, b"X-Api-Key: " + odd.encode() + b"\x00\r\n")
+        assert b" 400 " in raw_request(url, b"X-Api-Key: " + odd.encode() + b"\r \r\n")
+
+        from langsmith import Client
+
+        client = Client(api_url=url, api_key=other_key)
+        dataset = client.create_dataset(unique("logged"))
+        client.create_examples(dataset_id=dataset.id, examples=[{"inputs": {"q": 1}}])
+        assert [d.id for d in client.list_datasets()] == [dataset.id]
+        served.process.send_signal(signal.SIGTERM)
+        assert served.process.wait(timeout=EXIT_TIMEOUT) == 0
+
+    output = served.stdout + served.stderr
+    # The server did log, at length: every request, and the ASGI messages of each.
+    assert '"GET /api/v1/datasets HTTP/1.1" 401' in output
+    assert '"POST /api/v1/datasets HTTP/1.1" 413' in output
+    assert "ASGI [" in output and "Invalid HTTP request received" in output
+    for sent_key in sent:
+        assert not leaked(output, sent_key), f"key fragments in the server's output: {output}"
+
+
+def test_the_store_password_is_not_printed(tmp_path: Path) -> None:
+    """A store that cannot be reached is reported without its URL's password."""
+    store = f"clickhouse://evd:s3cr3t-pw@127.0.0.1:{free_port()}/db"
+    result = evaldelta(
+        "serve", "--data-dir", str(tmp_path / "data"), "--store", store, cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert "Cannot open the store" in result.stderr
+    assert "s3cr3t-pw" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "clickhouse://evd:s3cr3t@db.example:8123/evals",
+            "clickhouse://evd:***@db.example:8123/evals",
+        ),
+        (
+            "clickhouses://:tok@db.example/evals?secure=1",
+            "clickhouses://:***@db.example/evals?secure=1",
+        ),
+        ("clickhouse://evd@db.example:8123/evals", "clickhouse://evd@db.example:8123/evals"),
+        ("duckdb:///srv/evaldelta.duckdb", "duckdb:///srv/evaldelta.duckdb"),
+    ],
+)
+def test_store_urls_are_printed_without_their_password(url: str, shown: str) -> None:
+    assert _redacted(url) == shown
