@@ -20,6 +20,10 @@ from evaldelta.store.base import Store
 from evaldelta.streams import StreamLimits, StreamRegistry, TooManyStreams
 from evaldelta.web import router as web_router
 
+# At shutdown, how long the store queries of streams that were cut short may still run
+# before the store closes anyway (a query of one key takes well under a second).
+SETTLE_SECONDS = 5.0
+
 
 def open_store(url: str) -> Store:
     """The store a URL names: ``duckdb:///path/to/file.duckdb``,
@@ -68,7 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
             # their streams; the queries of streams cut short return before the store
             # closes, and the writer commits everything queued before it stops.
             streams.begin_drain()
-            await streams.settle(timeout=settings.shutdown_grace_seconds + 1)
+            await streams.settle(timeout=SETTLE_SECONDS)
             writer.stop()
             store.close()
 
