@@ -8,6 +8,8 @@ from __future__ import annotations
 import secrets
 import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 from uuid import uuid4
@@ -16,7 +18,7 @@ import httpx
 import pytest
 
 from evaldelta.cli import _redacted
-from tests.test_cli import evaldelta, free_port
+from tests.test_cli import command_env, evaldelta, free_port
 from tests.test_ingest_runs import unique
 from tests.test_shutdown import EXIT_TIMEOUT, serve
 
@@ -152,3 +154,23 @@ def test_the_store_password_is_not_printed(tmp_path: Path) -> None:
 )
 def test_store_urls_are_printed_without_their_password(url: str, shown: str) -> None:
     assert _redacted(url) == shown
+
+
+def test_an_unknown_log_level_is_refused_plainly(tmp_path: Path) -> None:
+    """From the option and from the environment: a clear message and exit 2."""
+    result = evaldelta(
+        "serve", "--data-dir", str(tmp_path / "data"), "--log-level", "loud", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert "Invalid value for '--log-level'" in result.stderr
+    from_env = subprocess.run(
+        [sys.executable, "-m", "evaldelta.cli", "serve", "--data-dir", str(tmp_path / "data")],
+        cwd=tmp_path,
+        env={**command_env(tmp_path), "EVALDELTA_LOG_LEVEL": "loud"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert from_env.returncode == 2
+    assert "Invalid setting" in from_env.stderr and "log_level" in from_env.stderr
+    assert "Traceback" not in result.stderr + from_env.stderr
