@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from uuid import uuid4
 
 import duckdb
 
@@ -38,4 +39,40 @@ def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
     con = open_duckdb(path)
     versions = con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()
     assert versions == [(v,) for v in range(1, len(MIGRATIONS) + 1)]
+    con.close()
+
+
+def test_feedback_gets_its_runs_fields_when_migrated(tmp_path: Path) -> None:
+    """Migration 2 copies each run's session, example and root flag onto its feedback;
+    feedback whose run is unknown, and project-level feedback, keep NULLs."""
+    con = duckdb.connect(str(tmp_path / "v1.duckdb"))
+    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY)")
+    con.execute(MIGRATIONS[0])
+    con.execute("INSERT INTO schema_migrations VALUES (1)")
+    tenant, session, example = uuid4(), uuid4(), uuid4()
+    root, child, missing = uuid4(), uuid4(), uuid4()
+    for run, parent in ((root, None), (child, root)):
+        con.execute(
+            """INSERT INTO runs (tenant_id, id, session_id, name, run_type, status, start_time,
+                trace_id, dotted_order, parent_run_id, is_root, reference_example_id)
+               VALUES (?, ?, ?, 'r', 'chain', 'success', now(), ?, '', ?, ?, ?)""",
+            [tenant, run, session, root, parent, parent is None, example],
+        )
+    for n, run in enumerate((root, child, missing, None)):
+        con.execute(
+            """INSERT INTO feedback (tenant_id, id, run_id, key, score, score_is_bool,
+                created_at, modified_at) VALUES (?, ?, ?, 'k', ?, false, now(), now())""",
+            [tenant, uuid4(), run, n],
+        )
+    migrate(con)
+    rows = con.execute(
+        """SELECT score, run_session_id, run_example_id, run_is_root FROM feedback
+           ORDER BY score"""
+    ).fetchall()
+    assert rows == [
+        (0.0, session, example, True),
+        (1.0, session, example, False),
+        (2.0, None, None, None),
+        (3.0, None, None, None),
+    ]
     con.close()

@@ -1,57 +1,116 @@
-"""The feedback-delta query on DuckDB: one SQL statement per key over all sessions.
+"""The feedback-delta query on DuckDB: one pass over one key's feedback per key.
 
 Per (session, example): the mean of the key's non-null scores over the session's root runs
-linked to the example (repetitions averaged; booleans are stored as 1/0).  Each comparison
-session's mean is compared with the baseline's; equal or missing means neither.
+linked to the example (repetitions averaged; booleans are stored as 1/0).  Feedback carries
+its run's session, example and root flag, so the means of every session come from one scan
+of the key's feedback rows, grouped by example with one filtered mean per session, and no
+join to runs; a session with filters adds a semi-join to its own filtered runs.  The means
+arrive as NumPy arrays and are compared there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
 import duckdb
+import numpy as np
+import numpy.typing as npt
 
 from evaldelta.store.base import DeltaQuery, Page
+from evaldelta.store.duckdb_example_order import read_example_ids
 
 # Means closer than this (relative) are a tie: averaging the same scores in another order
 # must never turn a tie into an improvement.
 TIE_TOLERANCE = 1e-9
 
+# All the dataset's example ids by position (creation time, then id).
+ExampleIds = Callable[[], list[UUID]]
 
-def _means(query: DeltaQuery, key: str, window: Page | None) -> tuple[str, list[Any]]:
-    """CTEs ``ex`` (the dataset's examples in order, maybe one page of them) and ``m``
-    (per session and example: the mean score of the key over counted runs)."""
-    sessions = [query.baseline_session_id, *query.comparison_session_ids]
+
+def _sessions(query: DeltaQuery) -> list[UUID]:
+    """The baseline, then each comparison once: one mean column each."""
+    return list(dict.fromkeys([query.baseline_session_id, *query.comparison_session_ids]))
+
+
+def examples_sql(query: DeltaQuery, window: Page | None) -> tuple[str, list[Any]]:
+    """The dataset's examples with their position (creation time, then id), maybe one page."""
     params: list[Any] = [query.tenant_id, query.dataset_id]
     window_sql = ""
     if window is not None:
         window_sql = "QUALIFY pos >= ? AND pos < ?"
         params += [window.offset, window.offset + window.limit]
-    params += [query.tenant_id, [str(s) for s in sessions], key, query.comparative_experiment_id]
+    sql = f"""SELECT id, row_number() OVER (ORDER BY created_at, id) - 1 AS pos
+              FROM examples WHERE tenant_id = ? AND dataset_id = ? {window_sql}"""
+    return sql, params
+
+
+def _counted(query: DeltaQuery, key: str, sessions: Sequence[UUID]) -> tuple[str, list[Any]]:
+    """WHERE clause over feedback ``f``: the key's scores that count, for these sessions."""
+    params: list[Any] = [
+        query.tenant_id,
+        key,
+        [str(s) for s in sessions],
+        query.comparative_experiment_id,
+    ]
     filter_sql = []
     for session_id, (fragment, fparams) in query.filters.items():
-        filter_sql.append(f"AND (r.session_id <> ? OR ({fragment}))")
-        params += [session_id, *fparams]
-    sql = f"""
-        WITH ex AS (
-            SELECT id, row_number() OVER (ORDER BY created_at, id) - 1 AS pos
-            FROM examples WHERE tenant_id = ? AND dataset_id = ?
-            {window_sql}
-        ),
-        m AS (
-            SELECT r.session_id AS sid, r.reference_example_id AS eid, avg(fb.score) AS mean
-            FROM runs r
-            JOIN feedback fb ON fb.tenant_id = r.tenant_id AND fb.run_id = r.id
-            WHERE r.tenant_id = ? AND r.is_root
-              AND r.session_id IN (SELECT unnest(?::UUID[]))
-              AND r.reference_example_id IN (SELECT id FROM ex)
-              AND fb.key = ? AND fb.score IS NOT NULL
-              AND (fb.comparative_experiment_id IS NULL OR fb.comparative_experiment_id = ?)
-              {" ".join(filter_sql)}
-            GROUP BY 1, 2
-        )"""
+        # Only the filtered session's rows need its runs: the others pass the first test.
+        filter_sql.append(
+            f"""AND (f.run_session_id <> ? OR f.run_id IN (SELECT r.id FROM runs r
+                 WHERE r.tenant_id = ? AND r.session_id = ? AND ({fragment})))"""
+        )
+        params += [session_id, query.tenant_id, session_id, *fparams]
+    sql = f"""WHERE f.tenant_id = ? AND f.key = ? AND f.run_is_root AND f.score IS NOT NULL
+                AND f.run_session_id IN (SELECT unnest(?::UUID[]))
+                AND (f.comparative_experiment_id IS NULL OR f.comparative_experiment_id = ?)
+                {" ".join(filter_sql)}"""
     return sql, params
+
+
+def _means(
+    cur: duckdb.DuckDBPyConnection, query: DeltaQuery, key: str, window: Page | None
+) -> npt.NDArray[np.float64]:
+    """Means by session (``_sessions`` order) and example position: ``[session, pos]``,
+    NaN where a session has no score for the example.
+
+    DuckDB hands over the counted scores with their example's position and session's
+    index; NumPy sums and counts them per cell.  Measured about twice as fast as letting
+    DuckDB group by example with one filtered mean per session.
+    """
+    sessions = _sessions(query)
+    ex_sql, params = examples_sql(query, window)
+    where, where_params = _counted(query, key, sessions)
+    sql = f"""
+        WITH ex AS ({ex_sql})
+        SELECT ex.pos, list_position(?::UUID[], f.run_session_id)::BIGINT - 1 AS si, f.score
+        FROM feedback f JOIN ex ON ex.id = f.run_example_id
+        {where}"""
+    params += [[str(s) for s in sessions], *where_params]
+    found = cur.execute(sql, params).fetchnumpy()
+    pos = np.ma.getdata(found["pos"]).astype(np.int64)
+    width = int(pos.max()) + 1 if len(pos) else 0
+    cell = np.ma.getdata(found["si"]).astype(np.int64) * width + pos
+    size = len(sessions) * width
+    sums = np.bincount(cell, weights=np.ma.getdata(found["score"]), minlength=size)
+    counts = np.bincount(cell, minlength=size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means: npt.NDArray[np.float64] = (sums / counts).reshape(len(sessions), width)
+    return means
+
+
+def compare(
+    base: npt.NDArray[np.float64], other: npt.NDArray[np.float64], lower_is_better: bool
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Masks of improved and regressed entries: ``other`` against ``base``, ties within
+    ``TIE_TOLERANCE`` (relative, at least absolute) and NaN on either side are neither."""
+    diff = other - base
+    with np.errstate(invalid="ignore"):
+        tolerance = TIE_TOLERANCE * np.maximum(1.0, np.maximum(np.abs(base), np.abs(other)))
+        changed = np.abs(diff) > tolerance
+        better = diff < 0 if lower_is_better else diff > 0
+    return changed & better, changed & ~better
 
 
 def delta(
@@ -60,36 +119,44 @@ def delta(
     key: str,
     lower_is_better: bool,
     window: Page | None,
+    example_ids: ExampleIds | None = None,
 ) -> dict[UUID, tuple[list[UUID], list[UUID]]]:
-    """Improved and regressed example ids per comparison session, in example order."""
-    ctes, params = _means(query, key, window)
-    params += [query.baseline_session_id, [str(s) for s in query.comparison_session_ids]]
-    sql = f"""{ctes}
-        SELECT c.sid, c.eid, c.mean > b.mean AS higher
-        FROM m c
-        JOIN m b ON b.eid = c.eid AND b.sid = ?
-        JOIN ex ON ex.id = c.eid
-        WHERE c.sid IN (SELECT unnest(?::UUID[]))
-          AND abs(c.mean - b.mean) > {TIE_TOLERANCE} * greatest(1.0, abs(b.mean), abs(c.mean))
-        ORDER BY ex.pos
+    """Improved and regressed example ids per comparison session, in example order.
+
+    ``example_ids`` gives the dataset's ids by position (the store keeps them between
+    calls); by default they are read in the caller's snapshot.
     """
-    out: dict[UUID, tuple[list[UUID], list[UUID]]] = {
-        sid: ([], []) for sid in query.comparison_session_ids
+    means = _means(cur, query, key, window)
+    column = {sid: i for i, sid in enumerate(_sessions(query))}
+    masks = {
+        sid: compare(means[0], means[column[sid]], lower_is_better)
+        for sid in query.comparison_session_ids
     }
-    for sid, eid, higher in cur.execute(sql, params).fetchall():
-        improved, regressed = out[sid]
-        (improved if higher != lower_is_better else regressed).append(eid)
-    return out
+    changed = any(improved.any() or regressed.any() for improved, regressed in masks.values())
+    if not changed:
+        ids: list[UUID] = []
+    elif example_ids is None:
+        ids = read_example_ids(cur, query.tenant_id, query.dataset_id)
+    else:
+        ids = example_ids()
+
+    def pick(mask: npt.NDArray[np.bool_]) -> list[UUID]:
+        return [ids[p] for p in np.flatnonzero(mask).tolist()]
+
+    return {sid: (pick(improved), pick(regressed)) for sid, (improved, regressed) in masks.items()}
 
 
 def example_means(
     cur: duckdb.DuckDBPyConnection, query: DeltaQuery, key: str
 ) -> dict[UUID, dict[UUID, float]]:
     """Per session (baseline and comparisons): example id -> mean score of the key."""
-    ctes, params = _means(query, key, None)
-    out: dict[UUID, dict[UUID, float]] = {
-        sid: {} for sid in [query.baseline_session_id, *query.comparison_session_ids]
-    }
-    for sid, eid, mean in cur.execute(f"{ctes} SELECT sid, eid, mean FROM m", params).fetchall():
+    sessions = _sessions(query)
+    ex_sql, params = examples_sql(query, None)
+    where, where_params = _counted(query, key, sessions)
+    sql = f"""SELECT f.run_session_id, f.run_example_id, avg(f.score) FROM feedback f
+              {where} AND f.run_example_id IN (SELECT id FROM ({ex_sql}))
+              GROUP BY 1, 2"""
+    out: dict[UUID, dict[UUID, float]] = {sid: {} for sid in sessions}
+    for sid, eid, mean in cur.execute(sql, [*where_params, *params]).fetchall():
         out[sid][eid] = mean
     return out

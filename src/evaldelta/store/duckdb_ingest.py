@@ -1,22 +1,29 @@
-"""Writes on the DuckDB store: sessions, and the batched upsert of runs and feedback.
+"""Writes on the DuckDB store: the batched upsert of runs and feedback.
 
 Runs arrive as posts and patches in any order, merged or split, and sometimes twice.  The
 merge rule: a patch's fields win over a post's, whatever the order they arrive in, so a
 late post (``outputs: {}``) never erases a patch's outputs.  ``patched_fields`` remembers
-which fields came from a patch.
+which fields came from a patch.  Feedback's copies of run fields are kept by
+``duckdb_feedback``.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import duckdb
 import pyarrow as pa
 
-from evaldelta.errors import Conflict, NotFound
 from evaldelta.store.base import IngestBatch, Row, RunOp
+from evaldelta.store.duckdb_feedback import (
+    copy_run_fields,
+    feedback_row,
+    insert_feedback,
+    runs_to_copy,
+)
+from evaldelta.store.duckdb_sessions import resolve_session
 from evaldelta.store.sqlrows import dump_json, fetch_rows
 
 RUN_COLUMNS = [
@@ -50,29 +57,6 @@ RUN_COLUMNS = [
     "patched_fields",
 ]
 RUN_JSON = {"inputs", "outputs", "extra", "events", "serialized"}
-FEEDBACK_COLUMNS = [
-    "tenant_id",
-    "id",
-    "run_id",
-    "trace_id",
-    "session_id",
-    "key",
-    "score",
-    "score_is_bool",
-    "value",
-    "comment",
-    "correction",
-    "feedback_source",
-    "feedback_config",
-    "created_at",
-    "modified_at",
-    "start_time",
-    "comparative_experiment_id",
-    "feedback_group_id",
-    "extra",
-    "error",
-]
-FEEDBACK_JSON = {"value", "correction", "feedback_source", "feedback_config", "extra"}
 
 
 def _now() -> datetime:
@@ -95,125 +79,6 @@ def insert_rows(
         cur.execute(f"INSERT OR REPLACE INTO {table} ({names}) SELECT {names} FROM _ingest_batch")
     finally:
         cur.unregister("_ingest_batch")
-
-
-# --- sessions ---------------------------------------------------------------------------
-
-
-def _session(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, where: str, param: Any) -> Row | None:
-    rows = fetch_rows(
-        cur, f"SELECT * FROM sessions WHERE tenant_id = ? AND {where}", [tenant_id, param]
-    )
-    return rows[0] if rows else None
-
-
-def write_session(
-    cur: duckdb.DuckDBPyConnection, tenant_id: UUID, row: Row, *, upsert: bool
-) -> Row:
-    """Create a session; a duplicate name is a 409 unless ``upsert`` asks for the existing one."""
-    session_id = row.get("id") or uuid4()
-    name = row.get("name") or str(session_id)
-    by_name = _session(cur, tenant_id, "name = ?", name)
-    by_id = _session(cur, tenant_id, "id = ?", session_id)
-    if by_id is not None and (by_id["name"] == name or upsert):
-        # The same create sent again (a client retry after a lost answer): same answer.
-        return by_id
-    if by_name is not None:
-        if upsert:
-            return by_name
-        raise Conflict(f"Session with name {name!r} already exists")
-    if by_id is not None:
-        raise Conflict(f"Session with id {session_id} already exists")
-    cur.execute(
-        """INSERT INTO sessions (tenant_id, id, name, description, start_time, end_time, extra,
-            reference_dataset_id, default_dataset_id, trace_tier)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [
-            tenant_id,
-            session_id,
-            name,
-            row.get("description"),
-            row.get("start_time") or _now(),
-            row.get("end_time"),
-            dump_json(row.get("extra")),
-            row.get("reference_dataset_id"),
-            row.get("default_dataset_id"),
-            row.get("trace_tier"),
-        ],
-    )
-    created = _session(cur, tenant_id, "id = ?", session_id)
-    assert created is not None
-    return created
-
-
-def write_session_update(
-    cur: duckdb.DuckDBPyConnection, tenant_id: UUID, session_id: UUID, changes: Row
-) -> Row:
-    """Update the given fields; a null means unchanged (the SDK sends nulls it does not mean)."""
-    current = _session(cur, tenant_id, "id = ?", session_id)
-    if current is None:
-        raise NotFound(f"Session {session_id} not found")
-    given = {k: v for k, v in changes.items() if v is not None}
-    renamed = "name" in given and given["name"] != current["name"]
-    if renamed and _session(cur, tenant_id, "name = ?", given["name"]):
-        raise Conflict(f"Session with name {given['name']!r} already exists")
-    merged = {**current, **given}
-    cur.execute(
-        """UPDATE sessions SET name = ?, description = ?, end_time = ?, extra = ?,
-            default_dataset_id = ?, trace_tier = ? WHERE tenant_id = ? AND id = ?""",
-        [
-            merged["name"],
-            merged.get("description"),
-            merged.get("end_time"),
-            dump_json(merged.get("extra")),
-            merged.get("default_dataset_id"),
-            merged.get("trace_tier"),
-            tenant_id,
-            session_id,
-        ],
-    )
-    updated = _session(cur, tenant_id, "id = ?", session_id)
-    assert updated is not None
-    return updated
-
-
-def write_session_delete(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, session_id: UUID) -> None:
-    """Delete a session with its runs and their feedback."""
-    if _session(cur, tenant_id, "id = ?", session_id) is None:
-        raise NotFound(f"Session {session_id} not found")
-    cur.execute(
-        """DELETE FROM feedback WHERE tenant_id = ? AND (session_id = ? OR run_id IN
-            (SELECT id FROM runs WHERE tenant_id = ? AND session_id = ?))""",
-        [tenant_id, session_id, tenant_id, session_id],
-    )
-    cur.execute("DELETE FROM runs WHERE tenant_id = ? AND session_id = ?", [tenant_id, session_id])
-    cur.execute("DELETE FROM sessions WHERE tenant_id = ? AND id = ?", [tenant_id, session_id])
-
-
-def _resolve_session(
-    cur: duckdb.DuckDBPyConnection, tenant_id: UUID, fields: Row, seen: dict[Any, UUID]
-) -> UUID | None:
-    """The session a run op names, created on first sight of an unknown name or id.
-
-    ``seen`` caches answers for the length of one batch (a batch names few sessions).
-    """
-    if "session_id" in fields:
-        cache_key: Any = fields["session_id"]
-        row = {"id": fields["session_id"], "name": fields.get("session_name")}
-    elif "session_name" in fields:
-        cache_key = ("name", fields["session_name"])
-        row = {"name": fields["session_name"]}
-    else:
-        return None
-    if cache_key not in seen:
-        if "id" in row:
-            found = _session(cur, tenant_id, "id = ?", row["id"])
-            if found is None:
-                found = write_session(cur, tenant_id, row, upsert=True)
-        else:
-            found = write_session(cur, tenant_id, row, upsert=True)
-        seen[cache_key] = UUID(str(found["id"]))
-    return seen[cache_key]
 
 
 # --- runs and feedback ------------------------------------------------------------------
@@ -250,29 +115,46 @@ def _finish_run(tenant_id: UUID, state: Row, patched: set[str]) -> Row:
     return {c: (dump_json(state.get(c)) if c in RUN_JSON else state.get(c)) for c in RUN_COLUMNS}
 
 
+def _stored_runs(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, ids: list[str]) -> list[Row]:
+    """The stored rows of those ``ids`` that exist.
+
+    Most ids of a batch are new: one narrow probe of the id column finds the few that are
+    not, and only those are read whole (a full-width read of every id costs far more).
+    """
+    known = [
+        str(found[0])
+        for found in cur.execute(
+            "SELECT id FROM runs WHERE tenant_id = ? AND id IN (SELECT unnest(?::UUID[]))",
+            [tenant_id, ids],
+        ).fetchall()
+    ]
+    if not known:
+        return []
+    return fetch_rows(
+        cur,
+        "SELECT * FROM runs WHERE tenant_id = ? AND id IN (SELECT unnest(?::UUID[]))",
+        [tenant_id, known],
+    )
+
+
 def _apply_runs(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, ops: list[RunOp]) -> None:
     ids = list(dict.fromkeys(str(op.fields["id"]) for op in ops))
-    existing = {
-        str(r["id"]): r
-        for r in fetch_rows(
-            cur,
-            "SELECT * FROM runs WHERE tenant_id = ? AND id IN (SELECT unnest(?::UUID[]))",
-            [tenant_id, ids],
-        )
-    }
+    existing = {str(r["id"]): r for r in _stored_runs(cur, tenant_id, ids)}
     states: dict[str, tuple[Row, set[str]]] = {}
     for run_id in ids:
         old = existing.get(run_id)
         if old is None:
             states[run_id] = ({}, set())
         else:
-            old.pop("tenant_id", None)
-            patched = set(old.pop("patched_fields") or [])
-            states[run_id] = ({k: v for k, v in old.items() if v is not None}, patched)
+            patched = set(old.get("patched_fields") or [])
+            kept = {k: v for k, v in old.items() if v is not None}
+            kept.pop("tenant_id", None)
+            kept.pop("patched_fields", None)
+            states[run_id] = (kept, patched)
     seen: dict[Any, UUID] = {}
     for op in ops:
         state, patched = states[str(op.fields["id"])]
-        session_id = _resolve_session(cur, tenant_id, op.fields, seen)
+        session_id = resolve_session(cur, tenant_id, op.fields, seen)
         fields = {k: v for k, v in op.fields.items() if k not in ("session_name", "session_id")}
         _merge(state, RunOp(op.kind, fields), patched)
         if session_id is not None:
@@ -280,19 +162,11 @@ def _apply_runs(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, ops: list[RunOp
     rows = []
     for state, patched in states.values():
         if "session_id" not in state:
-            state["session_id"] = _resolve_session(
-                cur, tenant_id, {"session_name": "default"}, seen
-            )
+            state["session_id"] = resolve_session(cur, tenant_id, {"session_name": "default"}, seen)
         rows.append(_finish_run(tenant_id, state, patched))
+    to_copy = runs_to_copy(cur, tenant_id, existing, rows)
     insert_rows(cur, "runs", RUN_COLUMNS, rows)
-
-
-def _feedback_row(tenant_id: UUID, row: Row) -> Row:
-    out = {
-        c: (dump_json(row.get(c)) if c in FEEDBACK_JSON else row.get(c)) for c in FEEDBACK_COLUMNS
-    }
-    out["tenant_id"] = tenant_id
-    return out
+    copy_run_fields(cur, tenant_id, to_copy)
 
 
 def apply_ingest(cur: duckdb.DuckDBPyConnection, batches: list[IngestBatch]) -> None:
@@ -303,23 +177,9 @@ def apply_ingest(cur: duckdb.DuckDBPyConnection, batches: list[IngestBatch]) -> 
         merged.run_ops.extend(batch.run_ops)
         merged.feedback.extend(batch.feedback)
     for tenant_id, batch in by_tenant.items():
+        # Runs first: feedback of this batch then finds its run's fields.
         if batch.run_ops:
             _apply_runs(cur, tenant_id, batch.run_ops)
         # A re-sent feedback id replaces the earlier copy; within a batch the last one wins.
-        latest = {str(f["id"]): _feedback_row(tenant_id, f) for f in batch.feedback}
-        insert_rows(cur, "feedback", FEEDBACK_COLUMNS, list(latest.values()))
-
-
-def write_feedback_update(
-    cur: duckdb.DuckDBPyConnection, tenant_id: UUID, feedback_id: UUID, changes: Row
-) -> None:
-    """Replace the given fields of one feedback (score, value, comment, correction, config)."""
-    rows = fetch_rows(
-        cur, "SELECT * FROM feedback WHERE tenant_id = ? AND id = ?", [tenant_id, feedback_id]
-    )
-    if not rows:
-        raise NotFound(f"Feedback {feedback_id} not found")
-    row = rows[0]
-    row.update(changes)
-    row["modified_at"] = _now()
-    insert_rows(cur, "feedback", FEEDBACK_COLUMNS, [_feedback_row(tenant_id, row)])
+        latest = {str(f["id"]): feedback_row(tenant_id, f) for f in batch.feedback}
+        insert_feedback(cur, list(latest.values()))

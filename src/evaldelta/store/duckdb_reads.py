@@ -125,9 +125,9 @@ def _attach_session_stats(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, rows:
     }
     run_level = feedback_stats(
         cur,
-        """FROM feedback f JOIN runs r ON r.tenant_id = f.tenant_id AND r.id = f.run_id
-           WHERE f.tenant_id = ? AND r.is_root AND r.session_id IN (SELECT unnest(?::UUID[]))""",
-        "r.session_id",
+        """FROM feedback f WHERE f.tenant_id = ? AND f.run_is_root
+           AND f.run_session_id IN (SELECT unnest(?::UUID[]))""",
+        "f.run_session_id",
         [tenant_id, ids],
     )
     session_level = feedback_stats(
@@ -281,9 +281,10 @@ def list_feedback(
 ) -> list[Row]:
     """Feedback in creation order (then id), with the run's root flag."""
     sql = [
-        """SELECT f.*, coalesce(r.is_root, false) AS is_root FROM feedback f
-              LEFT JOIN runs r ON r.tenant_id = f.tenant_id AND r.id = f.run_id
-              WHERE f.tenant_id = ?"""
+        # The run's root flag and session are copied onto feedback: no join to runs.
+        """SELECT f.* EXCLUDE (run_session_id, run_example_id, run_is_root),
+                coalesce(f.run_is_root, false) AS is_root
+              FROM feedback f WHERE f.tenant_id = ?"""
     ]
     params: list[Any] = [tenant_id]
     for key, column in (
@@ -296,7 +297,7 @@ def list_feedback(
             sql.append(f"AND {column} IN (SELECT unnest(?::UUID[]))")
             params.append(_uuids(values))
     if where.get("session"):
-        sql.append("AND coalesce(r.session_id, f.session_id) IN (SELECT unnest(?::UUID[]))")
+        sql.append("AND coalesce(f.run_session_id, f.session_id) IN (SELECT unnest(?::UUID[]))")
         params.append(_uuids(where["session"]))
     if where.get("key"):
         sql.append("AND f.key IN (SELECT unnest(?::VARCHAR[]))")

@@ -3,6 +3,11 @@
 Every table carries ``tenant_id`` first: every query filters on it, and ids supplied by
 clients are only unique within a tenant.  Append a new entry to ``MIGRATIONS`` to change
 the schema; never edit an applied one.
+
+Feedback carries a copy of its run's ``session_id``, ``reference_example_id`` and
+``is_root`` (``run_session_id``, ``run_example_id``, ``run_is_root``; NULL while the run is
+unknown), so that the delta query reads one table, and rows are kept roughly in
+(tenant, key, session, example) order so that one key's rows sit together on disk.
 """
 
 from __future__ import annotations
@@ -127,6 +132,46 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (tenant_id, feedback_key)
     );
     CREATE INDEX runs_session ON runs (tenant_id, session_id);
+    CREATE INDEX feedback_run ON feedback (tenant_id, run_id);
+    """,
+    # 2: feedback carries its run's session, example and root flag (filled in by the
+    # writer, see duckdb_ingest), and is rewritten clustered by key.  The table is rebuilt
+    # rather than altered so that existing rows get both the copies and the order.
+    """
+    CREATE TABLE feedback_clustered (
+        tenant_id UUID NOT NULL,
+        id UUID NOT NULL,
+        run_id UUID,
+        trace_id UUID,
+        session_id UUID,
+        key VARCHAR NOT NULL,
+        score DOUBLE,
+        score_is_bool BOOLEAN NOT NULL,
+        value JSON,
+        comment VARCHAR,
+        correction JSON,
+        feedback_source JSON,
+        feedback_config JSON,
+        created_at TIMESTAMPTZ NOT NULL,
+        modified_at TIMESTAMPTZ NOT NULL,
+        start_time TIMESTAMPTZ,
+        comparative_experiment_id UUID,
+        feedback_group_id UUID,
+        extra JSON,
+        error BOOLEAN,
+        run_session_id UUID,
+        run_example_id UUID,
+        run_is_root BOOLEAN,
+        PRIMARY KEY (tenant_id, id)
+    );
+    INSERT INTO feedback_clustered
+        SELECT f.*, r.session_id, r.reference_example_id, r.is_root
+        FROM feedback f
+        LEFT JOIN runs r ON r.tenant_id = f.tenant_id AND r.id = f.run_id
+        ORDER BY f.tenant_id, f.key, r.session_id, r.reference_example_id;
+    DROP INDEX feedback_run;
+    DROP TABLE feedback;
+    ALTER TABLE feedback_clustered RENAME TO feedback;
     CREATE INDEX feedback_run ON feedback (tenant_id, run_id);
     """,
 ]

@@ -7,7 +7,8 @@ the single writer thread does every write (see ``ingest/writer.py``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,8 +18,15 @@ import duckdb
 
 from evaldelta.delta.filters import DUCKDB, Dialect
 from evaldelta.errors import Conflict, NotFound
-from evaldelta.store import duckdb_delta, duckdb_ingest, duckdb_reads
+from evaldelta.store import (
+    duckdb_delta,
+    duckdb_feedback,
+    duckdb_ingest,
+    duckdb_reads,
+    duckdb_sessions,
+)
 from evaldelta.store.base import DeltaQuery, IngestBatch, Page, Row
+from evaldelta.store.duckdb_example_order import ExampleOrder, read_example_ids
 from evaldelta.store.duckdb_ingest import insert_rows
 from evaldelta.store.duckdb_schema import MIGRATIONS
 from evaldelta.store.sqlrows import dump_json, fetch_rows
@@ -88,6 +96,7 @@ class DuckDBStore:
         self._con = open_duckdb(path)
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._examples = ExampleOrder()
 
     def close(self) -> None:
         with self._lock:
@@ -112,13 +121,28 @@ class DuckDBStore:
     def run_in_transaction(self, fn: Callable[[], T]) -> T:
         cur = self._cur()
         cur.execute("BEGIN")
+        self._local.in_transaction = True
         try:
-            result = fn()
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        cur.execute("COMMIT")
+            try:
+                result = fn()
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+        finally:
+            self._local.in_transaction = False
+            self._examples.settled()
         return result
+
+    @contextmanager
+    def _writing_examples(self) -> Iterator[None]:
+        """Around every write to examples: cached example orders must not outlive it."""
+        self._examples.writing()
+        try:
+            yield
+        finally:
+            if not getattr(self._local, "in_transaction", False):
+                self._examples.settled()  # autocommit: already committed
 
     # --- tenants and keys ---------------------------------------------------------------
 
@@ -219,9 +243,11 @@ class DuckDBStore:
     def write_dataset_delete(self, tenant_id: UUID, dataset_id: UUID) -> None:
         self._require_dataset(tenant_id, dataset_id)
         cur = self._cur()
-        cur.execute(
-            "DELETE FROM examples WHERE tenant_id = ? AND dataset_id = ?", [tenant_id, dataset_id]
-        )
+        with self._writing_examples():
+            cur.execute(
+                "DELETE FROM examples WHERE tenant_id = ? AND dataset_id = ?",
+                [tenant_id, dataset_id],
+            )
         cur.execute("DELETE FROM datasets WHERE tenant_id = ? AND id = ?", [tenant_id, dataset_id])
 
     def get_dataset(self, tenant_id: UUID, dataset_id: UUID) -> Row | None:
@@ -275,7 +301,8 @@ class DuckDBStore:
                 "modified_at": stamp,
             }
         # One Arrow append, not one insert per example.
-        insert_rows(self._cur(), "examples", EXAMPLE_COLUMNS, list(by_id.values()))
+        with self._writing_examples():
+            insert_rows(self._cur(), "examples", EXAMPLE_COLUMNS, list(by_id.values()))
         ids = list(by_id)
         found = {r["id"]: r for r in self._examples_by_id(tenant_id, ids)}
         return [found[i] for i in ids]
@@ -291,20 +318,21 @@ class DuckDBStore:
             self._require_dataset(tenant_id, changes["dataset_id"])
         merged = {**current, **{k: v for k, v in changes.items() if v is not None}}
         split = merged.get("split")
-        self._cur().execute(
-            """UPDATE examples SET dataset_id = ?, inputs = ?, outputs = ?, metadata = ?,
-                split = ?, modified_at = ? WHERE tenant_id = ? AND id = ?""",
-            [
-                merged["dataset_id"],
-                dump_json(merged.get("inputs")),
-                dump_json(merged.get("outputs")),
-                dump_json(merged.get("metadata")),
-                dump_json([split] if isinstance(split, str) else split),
-                now(),
-                tenant_id,
-                example_id,
-            ],
-        )
+        with self._writing_examples():
+            self._cur().execute(
+                """UPDATE examples SET dataset_id = ?, inputs = ?, outputs = ?, metadata = ?,
+                    split = ?, modified_at = ? WHERE tenant_id = ? AND id = ?""",
+                [
+                    merged["dataset_id"],
+                    dump_json(merged.get("inputs")),
+                    dump_json(merged.get("outputs")),
+                    dump_json(merged.get("metadata")),
+                    dump_json([split] if isinstance(split, str) else split),
+                    now(),
+                    tenant_id,
+                    example_id,
+                ],
+            )
         updated = self.get_example(tenant_id, example_id)
         assert updated is not None
         return updated
@@ -314,10 +342,11 @@ class DuckDBStore:
         if len(found) != len(set(example_ids)):
             missing = set(example_ids) - {r["id"] for r in found}
             raise NotFound(f"Example {sorted(map(str, missing))[0]} not found")
-        self._cur().execute(
-            "DELETE FROM examples WHERE tenant_id = ? AND id IN (SELECT unnest(?::UUID[]))",
-            [tenant_id, [str(i) for i in example_ids]],
-        )
+        with self._writing_examples():
+            self._cur().execute(
+                "DELETE FROM examples WHERE tenant_id = ? AND id IN (SELECT unnest(?::UUID[]))",
+                [tenant_id, [str(i) for i in example_ids]],
+            )
 
     def get_example(self, tenant_id: UUID, example_id: UUID) -> Row | None:
         rows = self._examples_by_id(tenant_id, [example_id])
@@ -329,13 +358,13 @@ class DuckDBStore:
     # --- sessions -----------------------------------------------------------------------
 
     def write_session(self, tenant_id: UUID, row: Row, *, upsert: bool) -> Row:
-        return duckdb_ingest.write_session(self._cur(), tenant_id, row, upsert=upsert)
+        return duckdb_sessions.write_session(self._cur(), tenant_id, row, upsert=upsert)
 
     def write_session_update(self, tenant_id: UUID, session_id: UUID, changes: Row) -> Row:
-        return duckdb_ingest.write_session_update(self._cur(), tenant_id, session_id, changes)
+        return duckdb_sessions.write_session_update(self._cur(), tenant_id, session_id, changes)
 
     def write_session_delete(self, tenant_id: UUID, session_id: UUID) -> None:
-        duckdb_ingest.write_session_delete(self._cur(), tenant_id, session_id)
+        duckdb_sessions.write_session_delete(self._cur(), tenant_id, session_id)
 
     def get_session(self, tenant_id: UUID, session_id: UUID, *, stats: bool) -> Row | None:
         rows = duckdb_reads.list_sessions(
@@ -371,7 +400,7 @@ class DuckDBStore:
         )
 
     def write_feedback_update(self, tenant_id: UUID, feedback_id: UUID, changes: Row) -> Row:
-        duckdb_ingest.write_feedback_update(self._cur(), tenant_id, feedback_id, changes)
+        duckdb_feedback.write_feedback_update(self._cur(), tenant_id, feedback_id, changes)
         found = self.get_feedback(tenant_id, feedback_id)
         assert found is not None
         return found
@@ -434,7 +463,31 @@ class DuckDBStore:
     def delta(
         self, query: DeltaQuery, key: str, *, lower_is_better: bool, window: Page | None
     ) -> dict[UUID, tuple[list[UUID], list[UUID]]]:
-        return duckdb_delta.delta(self._cur(), query, key, lower_is_better, window)
+        cur = self._cur()
+        tenant_id, dataset_id = query.tenant_id, query.dataset_id
+        seen = self._examples.version()
+        cached = self._examples.get(tenant_id, dataset_id, seen)
+        read: list[list[UUID]] = []
+
+        def all_ids() -> list[UUID]:
+            if not read:
+                # The kept ids hold only if no example write began since ``seen``;
+                # otherwise they are read again, in this query's snapshot.
+                if cached is not None and self._examples.version() == seen:
+                    read.append(cached)
+                else:
+                    read.append(read_example_ids(cur, tenant_id, dataset_id))
+            return read[0]
+
+        # One snapshot for the means and the ids.
+        cur.execute("BEGIN")
+        try:
+            result = duckdb_delta.delta(cur, query, key, lower_is_better, window, all_ids)
+        finally:
+            cur.execute("ROLLBACK")  # read only: nothing to commit
+        if read and read[0] is not cached and self._examples.version() == seen:
+            self._examples.keep(tenant_id, dataset_id, seen, read[0])
+        return result
 
     def example_means(self, query: DeltaQuery, key: str) -> dict[UUID, dict[UUID, float]]:
         return duckdb_delta.example_means(self._cur(), query, key)

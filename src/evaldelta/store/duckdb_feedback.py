@@ -1,0 +1,162 @@
+"""Feedback writes on the DuckDB store, and the copies of run fields feedback carries.
+
+Every feedback row holds its run's ``session_id``, ``reference_example_id`` and ``is_root``
+as ``run_session_id``, ``run_example_id`` and ``run_is_root`` (NULL while the run is
+unknown), so that the delta query reads feedback alone.  The copies are kept right in every
+order of arrival:
+
+- feedback written (new, re-sent or updated) takes them from ``runs`` as it is inserted,
+  so a run written earlier, or earlier in the same batch, is found;
+- a run written for the first time fills them into feedback that arrived before it;
+- a run written again (a patch, a re-post) rewrites them only if one of the three changed.
+
+Each append is ordered by key (then session and example), so one key's rows sit together
+and a scan for one key skips most of the table.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+import duckdb
+import pyarrow as pa
+
+from evaldelta.errors import NotFound
+from evaldelta.store.base import Row
+from evaldelta.store.sqlrows import dump_json, fetch_rows
+
+FEEDBACK_COLUMNS = [
+    "tenant_id",
+    "id",
+    "run_id",
+    "trace_id",
+    "session_id",
+    "key",
+    "score",
+    "score_is_bool",
+    "value",
+    "comment",
+    "correction",
+    "feedback_source",
+    "feedback_config",
+    "created_at",
+    "modified_at",
+    "start_time",
+    "comparative_experiment_id",
+    "feedback_group_id",
+    "extra",
+    "error",
+]
+FEEDBACK_JSON = {"value", "correction", "feedback_source", "feedback_config", "extra"}
+# The run fields copied onto feedback, as (feedback column, runs column).
+RUN_COPIES = [
+    ("run_session_id", "session_id"),
+    ("run_example_id", "reference_example_id"),
+    ("run_is_root", "is_root"),
+]
+
+
+def feedback_row(tenant_id: UUID, row: Row) -> Row:
+    """The stored columns of one feedback (JSON fields as text)."""
+    out = {
+        c: (dump_json(row.get(c)) if c in FEEDBACK_JSON else row.get(c)) for c in FEEDBACK_COLUMNS
+    }
+    out["tenant_id"] = tenant_id
+    return out
+
+
+def _arrow(columns: list[str], rows: list[Row]) -> pa.Table:
+    return pa.table(
+        {
+            c: [str(v) if isinstance(v, UUID) else v for v in (r.get(c) for r in rows)]
+            for c in columns
+        }
+    )
+
+
+def insert_feedback(cur: duckdb.DuckDBPyConnection, rows: list[Row]) -> None:
+    """Insert-or-replace feedback rows (from ``feedback_row``) in one append, with their
+    run's fields copied from ``runs`` and the rows ordered by key."""
+    if not rows:
+        return
+    cur.register("_feedback_batch", _arrow(FEEDBACK_COLUMNS, rows))
+    try:
+        names = ", ".join(FEEDBACK_COLUMNS)
+        picked = ", ".join(f"b.{c}" for c in FEEDBACK_COLUMNS)
+        copies = ", ".join(name for name, _ in RUN_COPIES)
+        copied = ", ".join(f"r.{column}" for _, column in RUN_COPIES)
+        cur.execute(
+            f"""INSERT OR REPLACE INTO feedback ({names}, {copies})
+                SELECT {picked}, {copied}
+                FROM _feedback_batch b
+                LEFT JOIN runs r ON r.tenant_id = b.tenant_id::UUID AND r.id = b.run_id::UUID
+                ORDER BY b.key, r.session_id, r.reference_example_id"""
+        )
+    finally:
+        cur.unregister("_feedback_batch")
+
+
+def _copies(row: Row) -> tuple[object, ...]:
+    return tuple(str(row[column]) if row[column] is not None else None for _, column in RUN_COPIES)
+
+
+def runs_to_copy(
+    cur: duckdb.DuckDBPyConnection, tenant_id: UUID, old: dict[str, Row], new: list[Row]
+) -> list[Row]:
+    """The runs of a batch whose fields must be copied onto feedback already stored.
+
+    ``old`` holds the stored rows of the runs that existed before the batch (by id), ``new``
+    the rows written.  A known run needs it only if a copied field changed; a new run only
+    if feedback arrived before it, which one scan of the rows still waiting for their run
+    tells (most row groups have none and are skipped on their statistics).
+    """
+    changed = [r for r in new if str(r["id"]) in old and _copies(old[str(r["id"])]) != _copies(r)]
+    fresh = [str(r["id"]) for r in new if str(r["id"]) not in old]
+    if fresh:
+        waiting = {
+            str(found[0])
+            for found in cur.execute(
+                """SELECT DISTINCT run_id FROM feedback
+                   WHERE tenant_id = ? AND run_is_root IS NULL
+                     AND run_id IN (SELECT unnest(?::UUID[]))""",
+                [tenant_id, fresh],
+            ).fetchall()
+        }
+        changed += [r for r in new if str(r["id"]) in waiting]
+    return changed
+
+
+def copy_run_fields(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, runs: list[Row]) -> None:
+    """Write the given runs' session, example and root flag onto all their feedback."""
+    if not runs:
+        return
+    columns = ["id", *(column for _, column in RUN_COPIES)]
+    cur.register("_run_copies", _arrow(columns, runs))
+    try:
+        sets = ", ".join(f"{name} = c.{column}" for name, column in RUN_COPIES)
+        cur.execute(
+            f"""UPDATE feedback SET {sets}
+                FROM (SELECT id::UUID AS id, session_id::UUID AS session_id,
+                             reference_example_id::UUID AS reference_example_id, is_root
+                      FROM _run_copies) c
+                WHERE feedback.tenant_id = ? AND feedback.run_id = c.id""",
+            [tenant_id],
+        )
+    finally:
+        cur.unregister("_run_copies")
+
+
+def write_feedback_update(
+    cur: duckdb.DuckDBPyConnection, tenant_id: UUID, feedback_id: UUID, changes: Row
+) -> None:
+    """Replace the given fields of one feedback (score, value, comment, correction, config)."""
+    rows = fetch_rows(
+        cur, "SELECT * FROM feedback WHERE tenant_id = ? AND id = ?", [tenant_id, feedback_id]
+    )
+    if not rows:
+        raise NotFound(f"Feedback {feedback_id} not found")
+    row = rows[0]
+    row.update(changes)
+    row["modified_at"] = datetime.now(UTC)
+    insert_feedback(cur, [feedback_row(tenant_id, row)])

@@ -1,0 +1,129 @@
+"""Writes of sessions (projects, experiments) on the DuckDB store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import duckdb
+
+from evaldelta.errors import Conflict, NotFound
+from evaldelta.store.base import Row
+from evaldelta.store.sqlrows import dump_json, fetch_rows
+
+
+def _session(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, where: str, param: Any) -> Row | None:
+    rows = fetch_rows(
+        cur, f"SELECT * FROM sessions WHERE tenant_id = ? AND {where}", [tenant_id, param]
+    )
+    return rows[0] if rows else None
+
+
+def write_session(
+    cur: duckdb.DuckDBPyConnection, tenant_id: UUID, row: Row, *, upsert: bool
+) -> Row:
+    """Create a session; a duplicate name is a 409 unless ``upsert`` asks for the existing one."""
+    session_id = row.get("id") or uuid4()
+    name = row.get("name") or str(session_id)
+    by_name = _session(cur, tenant_id, "name = ?", name)
+    by_id = _session(cur, tenant_id, "id = ?", session_id)
+    if by_id is not None and (by_id["name"] == name or upsert):
+        # The same create sent again (a client retry after a lost answer): same answer.
+        return by_id
+    if by_name is not None:
+        if upsert:
+            return by_name
+        raise Conflict(f"Session with name {name!r} already exists")
+    if by_id is not None:
+        raise Conflict(f"Session with id {session_id} already exists")
+    cur.execute(
+        """INSERT INTO sessions (tenant_id, id, name, description, start_time, end_time, extra,
+            reference_dataset_id, default_dataset_id, trace_tier)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [
+            tenant_id,
+            session_id,
+            name,
+            row.get("description"),
+            row.get("start_time") or datetime.now(UTC),
+            row.get("end_time"),
+            dump_json(row.get("extra")),
+            row.get("reference_dataset_id"),
+            row.get("default_dataset_id"),
+            row.get("trace_tier"),
+        ],
+    )
+    created = _session(cur, tenant_id, "id = ?", session_id)
+    assert created is not None
+    return created
+
+
+def write_session_update(
+    cur: duckdb.DuckDBPyConnection, tenant_id: UUID, session_id: UUID, changes: Row
+) -> Row:
+    """Update the given fields; a null means unchanged (the SDK sends nulls it does not mean)."""
+    current = _session(cur, tenant_id, "id = ?", session_id)
+    if current is None:
+        raise NotFound(f"Session {session_id} not found")
+    given = {k: v for k, v in changes.items() if v is not None}
+    renamed = "name" in given and given["name"] != current["name"]
+    if renamed and _session(cur, tenant_id, "name = ?", given["name"]):
+        raise Conflict(f"Session with name {given['name']!r} already exists")
+    merged = {**current, **given}
+    cur.execute(
+        """UPDATE sessions SET name = ?, description = ?, end_time = ?, extra = ?,
+            default_dataset_id = ?, trace_tier = ? WHERE tenant_id = ? AND id = ?""",
+        [
+            merged["name"],
+            merged.get("description"),
+            merged.get("end_time"),
+            dump_json(merged.get("extra")),
+            merged.get("default_dataset_id"),
+            merged.get("trace_tier"),
+            tenant_id,
+            session_id,
+        ],
+    )
+    updated = _session(cur, tenant_id, "id = ?", session_id)
+    assert updated is not None
+    return updated
+
+
+def write_session_delete(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, session_id: UUID) -> None:
+    """Delete a session with its runs and their feedback."""
+    if _session(cur, tenant_id, "id = ?", session_id) is None:
+        raise NotFound(f"Session {session_id} not found")
+    cur.execute(
+        """DELETE FROM feedback WHERE tenant_id = ? AND (session_id = ? OR run_id IN
+            (SELECT id FROM runs WHERE tenant_id = ? AND session_id = ?))""",
+        [tenant_id, session_id, tenant_id, session_id],
+    )
+    cur.execute("DELETE FROM runs WHERE tenant_id = ? AND session_id = ?", [tenant_id, session_id])
+    cur.execute("DELETE FROM sessions WHERE tenant_id = ? AND id = ?", [tenant_id, session_id])
+
+
+def resolve_session(
+    cur: duckdb.DuckDBPyConnection, tenant_id: UUID, fields: Row, seen: dict[Any, UUID]
+) -> UUID | None:
+    """The session a run op names, created on first sight of an unknown name or id.
+
+    ``seen`` caches answers for the length of one batch (a batch names few sessions).
+    """
+    if "session_id" in fields:
+        cache_key: Any = fields["session_id"]
+        row = {"id": fields["session_id"], "name": fields.get("session_name")}
+    elif "session_name" in fields:
+        cache_key = ("name", fields["session_name"])
+        row = {"name": fields["session_name"]}
+    else:
+        return None
+    if cache_key not in seen:
+        if "id" in row:
+            found = _session(cur, tenant_id, "id = ?", row["id"])
+            if found is None:
+                found = write_session(cur, tenant_id, row, upsert=True)
+        else:
+            found = write_session(cur, tenant_id, row, upsert=True)
+        seen[cache_key] = UUID(str(found["id"]))
+    return seen[cache_key]
