@@ -12,12 +12,14 @@ a ClickHouse server; docs/clickhouse.md says what that does and does not prove.
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -34,6 +36,19 @@ from evaldelta.store.clickhouse_sql import Connection, bind, connect, server_set
 from evaldelta.store.clickhouse_store import ClickHouseStore
 from evaldelta.store.clickhouse_versions import encode
 from tests.conftest import run_server, store_url
+from tests.delta_reference import RefExample, RefFeedback, RefRun
+from tests.delta_seed import (
+    World,
+    all_pages,
+    create_dataset,
+    create_examples,
+    create_experiment,
+    feedback,
+    nonempty,
+    post_feedback_multipart,
+    run_post,
+    stream,
+)
 from tests.test_filters import (
     EXAMPLES,
     FEEDBACK,
@@ -387,3 +402,116 @@ def test_keys_are_stored_hashed(tmp_path: Path) -> None:
     for key in keys.values():
         assert key not in everything and key[4:] not in everything
         assert (hash_api_key(key), key[:8]) in stored
+
+
+def test_two_servers_interleaving_writes_of_the_same_runs_agree_with_the_reference(
+    tmp_path: Path,
+) -> None:
+    """Two servers on one database, every run split between them: its feedback sent first,
+    to the server that will not get its post; the post to one server and the patch (which
+    brings the end time, so the latency filter depends on the merge) to the other, both
+    servers' queues sent at once; then every request retried on the other server.  Both
+    servers' deltas, streamed and paged, filtered and not, equal the reference's answer
+    computed from what was sent."""
+    rng = random.Random(6)
+    url = store_url("chdb", tmp_path / "shared")
+    with (
+        run_server(tmp_path / "one", store=url) as one,
+        run_server(tmp_path / "two", store=url) as two,
+    ):
+        clients = [one.http(), two.http()]
+        dataset = create_dataset(clients[0])
+        t0 = datetime(2026, 1, 1, tzinfo=UTC)
+        examples = create_examples(
+            clients[1], dataset, [t0 + timedelta(seconds=i) for i in range(12)]
+        )
+        sessions = [create_experiment(clients[i % 2], dataset) for i in range(3)]
+        ref_runs: list[RefRun] = []
+        ref_feedback: list[RefFeedback] = []
+        # (server, path, body) in three waves: feedback first, then posts and patches, then
+        # everything again on the other server.
+        first: list[tuple[int, str, dict[str, Any]]] = []
+        second: list[tuple[int, str, dict[str, Any]]] = []
+        for s, session in enumerate(sessions):
+            for e, example in enumerate(examples):
+                for rep in range(2 if e % 3 else 1):
+                    if s == 2 and e % 4 == 0:
+                        continue  # missing in one comparison: neither improved nor regressed
+                    start = t0 + timedelta(hours=s, minutes=e, seconds=rep)
+                    run = run_post({"session_id": session}, example["id"], start=start)
+                    run.pop("end_time")
+                    run.pop("outputs")
+                    latency = rng.choice([0.5, 1.0, 3.0])
+                    patch = {
+                        "id": run["id"],
+                        "trace_id": run["trace_id"],
+                        "dotted_order": run["dotted_order"],
+                        "end_time": (start + timedelta(seconds=latency)).isoformat(),
+                        "outputs": {"a": s},
+                    }
+                    scores = [
+                        ("k", rng.choice([0, 0.5, 1, None])),
+                        ("k", rng.choice([0, 1])),  # a second evaluator of the same key
+                        ("j", rng.choice([True, False])),
+                    ]
+                    items = [feedback(run, key, score) for key, score in scores]
+                    ref_runs.append(
+                        RefRun(
+                            UUID(run["id"]),
+                            UUID(session),
+                            UUID(example["id"]),
+                            True,
+                            {"latency": latency},
+                        )
+                    )
+                    ref_feedback += [RefFeedback(UUID(run["id"]), k, v) for k, v in scores]
+                    a = rng.randrange(2)
+                    first.append((1 - a, "feedback", {"items": items}))
+                    second.append((a, "/runs/batch", {"post": [run]}))
+                    second.append((1 - a, "/runs/batch", {"patch": [patch]}))
+        rng.shuffle(second)
+
+        def send(index: int, wave: list[tuple[int, str, dict[str, Any]]]) -> None:
+            for server, path, body in wave:
+                if server != index:
+                    continue
+                if path == "feedback":
+                    post_feedback_multipart(clients[index], body["items"])
+                else:
+                    assert clients[index].post(path, json=body).status_code == 202
+
+        retries = [(1 - server, path, body) for server, path, body in first + second]
+        for wave in (first, second, retries):
+            threads = [threading.Thread(target=send, args=(i, wave)) for i in (0, 1)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+
+        world = World(
+            [RefExample(UUID(e["id"]), t0 + timedelta(seconds=i)) for i, e in enumerate(examples)],
+            ref_runs,
+            ref_feedback,
+        )
+        fast = {sessions[1]: lambda r: r.fields["latency"] < 2}
+        baseline, comparisons = sessions[0], sessions[1:]
+        for http in clients:
+            for key in ("k", "j"):
+                want = world.expected(baseline, comparisons, key)
+                assert nonempty(want)
+                got = stream(http, dataset, baseline, comparisons, [key])[key]
+                assert got == want, key
+                paged = all_pages(http, dataset, baseline, comparisons, key, limit=5, total=12)
+                assert paged == want, key
+                filtered = stream(
+                    http,
+                    dataset,
+                    baseline,
+                    comparisons,
+                    [key],
+                    {sessions[1]: ["lt(latency, 2)"]},
+                )[key]
+                assert filtered == world.expected(baseline, comparisons, key, filters=fast)
+            for session in sessions:
+                project = http.get(f"/sessions/{session}", params={"include_stats": True}).json()
+                assert project["run_count"] == sum(r.session_id == UUID(session) for r in ref_runs)
