@@ -123,7 +123,9 @@ def markdown(result: Result) -> str:
         f"{result['feedback_rows']:,} feedback rows loaded; {result['streams']} concurrent delta "
         f"streams (all {result['keys']} keys × {result['comparisons']} comparisons) and "
         f"{result['ingest_clients']} ingest clients for {result['seconds']:g} s; "
-        f"store {result['store_kind']}; machine: {result['machine']['summary']}.",
+        f"store {result['store_kind']}; machine: {result['machine']['summary']}, load average "
+        f"{_fmt(result['load_average_start'])} at the start, {_fmt(result['load_average_end'])} "
+        f"at the end; {_fmt(result['wall_s'])} s until the last stream ended.",
         "",
         "| measure | value |",
         "| --- | --- |",
