@@ -565,3 +565,67 @@ def test_acknowledged_ingest_survives_a_restart(tmp_path: Path) -> None:
         assert all(r["outputs"] == {"ok": True} for r in stored)
         found = second.sdk().list_feedback(run_ids=[r["id"] for r in runs])
         assert {str(f.id) for f in found} == set(feedback_ids)
+
+
+# --- many clients at once ---------------------------------------------------------------
+
+
+def feedback_part(run: dict[str, Any], key: str, score: Any) -> tuple[str, Any]:
+    feedback_id = str(uuid4())
+    body = {"id": feedback_id, "run_id": run["id"], "trace_id": run["id"], "key": key}
+    return f"feedback.{feedback_id}", {**body, "score": score}
+
+
+def test_concurrent_clients_each_get_their_own_runs_and_feedback(server: Server) -> None:
+    """Requests committed together (the writer groups what arrives while it works) keep
+    every run, patch and feedback, and a bad request among them fails alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    project = unique("concurrent")
+    clients, requests, runs_per_request = 6, 4, 5
+    runs = [[new_run(project) for _ in range(runs_per_request)] for _ in range(clients * requests)]
+
+    def send(index: int) -> list[int]:
+        statuses = []
+        with server.http() as http:
+            for batch in runs[index * requests : (index + 1) * requests]:
+                parts = [
+                    part
+                    for run in batch
+                    for part in run_parts("post", run)
+                    + run_parts("patch", patch_of(run, outputs={"answer": run["id"]}))
+                    + [feedback_part(run, "correct", 1.0), feedback_part(run, "kind", True)]
+                ]
+                body, headers = multipart_body(parts)
+                statuses.append(http.post("/runs/multipart", content=body, headers=headers))
+                bad, headers = multipart_body([feedback_part(batch[0], "", 0.5)])  # empty key
+                statuses.append(http.post("/runs/multipart", content=bad, headers=headers))
+        return [response.status_code for response in statuses]
+
+    with ThreadPoolExecutor(clients) as pool:
+        answers = list(pool.map(send, range(clients)))
+    assert answers == [[202, 422] * requests] * clients
+
+    with server.http() as http:
+        stored = runs_in(http, project)
+    assert len(stored) == clients * requests * runs_per_request
+    assert all(r["outputs"] == {"answer": r["id"]} and r["status"] == "success" for r in stored)
+    stats = server.sdk().read_project(project_name=project, include_stats=True).feedback_stats
+    assert stats is not None
+    assert stats["correct"]["n"] == stats["kind"]["n"] == len(stored)
+    assert stats["kind"]["avg"] == pytest.approx(1.0)
+
+
+def test_one_invalid_feedback_refuses_the_whole_request_naming_it(http: httpx.Client) -> None:
+    project = unique("bad-feedback")
+    run = new_run(project)
+    good = [feedback_part(run, f"k{i}", i / 10) for i in range(5)]
+    bad = feedback_part(run, "k5", {"not": "a score"})
+    body, headers = multipart_body(run_parts("post", run) + good[:3] + [bad] + good[3:])
+    response = http.post("/runs/multipart", content=body, headers=headers)
+
+    assert response.status_code == 422, response.text
+    [detail] = response.json()["detail"]
+    assert detail["loc"][:4] == ["body", "feedback", 3, "score"]
+    assert http.get(f"/runs/{run['id']}").status_code == 404
+    assert http.get(f"/feedback/{good[0][1]['id']}").status_code == 404

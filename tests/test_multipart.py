@@ -489,3 +489,129 @@ def test_mutated_sdk_bodies_raise_only_ingest_error(
         body, encoding = mutate(body, edits), None
     with suppress(IngestError):
         run_all(body, content_type, encoding)
+
+
+# -- the splitter: strict framing, and the same parts as a reference parser ---------------
+
+CT = "multipart/form-data; boundary=b0undary"
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (
+            multipart(b"Content-Disposition: form-data; name=a\r\n\r\nx").replace(
+                b"--b0undary\r\n", b"--b0undaryX\r\n", 1
+            ),
+            "junk after a boundary",
+        ),
+        (
+            b"--b0undary\r\nContent-Disposition: form-data; name=a\r\n--b0undary--\r\n",
+            "no header block",
+        ),
+        (multipart(b"Content-Disposition form-data; name=a\r\n\r\nx"), "bad part header"),
+        (multipart(b" Content-Disposition: form-data; name=a\r\n\r\nx"), "bad part header"),
+        (multipart(b'Content-Disposition: attachment; name="a"\r\n\r\nx'), "no Content-Disp"),
+        (multipart(b'Content-Disposition: form-data; name=""\r\n\r\nx'), "no Content-Disp"),
+        (multipart(b'Content-Disposition: form-data; name="a\r\n\r\nx'), "no Content-Disp"),
+        (multipart(b"Content-Type: text/plain\r\n\r\nx"), "no Content-Disp"),
+        (multipart(b'Content-Disposition: form-data; name="\xe9"\r\n\r\nx'), "not UTF-8"),
+        (b"no boundary anywhere", "does not occur"),
+    ],
+)
+def test_malformed_framing_is_400_saying_what(body: bytes, says: str) -> None:
+    err = error_of(parse_multipart, body, CT)
+    assert err.status_code == 400 and says in err.message
+
+
+@pytest.mark.parametrize("boundary", ["x" * 71, "ends-in-space ", "semi;colon", "é"])
+def test_boundary_outside_rfc_2046_is_400(boundary: str) -> None:
+    body = multipart(b'Content-Disposition: form-data; name="a"\r\n\r\nx')
+    content_type = f'multipart/form-data; boundary="{boundary}"'
+    assert error_of(parse_multipart, body, content_type).status_code == 400
+
+
+def test_preamble_epilogue_padding_and_header_spellings_are_accepted() -> None:
+    body = (
+        b"a preamble line\r\n--b0undary \t\r\n"  # transport padding after the delimiter
+        b"content-type: text/plain; charset=utf-8; length=2\r\nCONTENT-DISPOSITION: form-data;"
+        b' name="q\\"uoted"; filename="f.txt"\r\nX-Other: 1\r\n\r\nhi'
+        b"\r\n--b0undary\r\nContent-Disposition: form-data; name=token.name\r\n\r\n"
+        b'\r\n--b0undary\r\nContent-Disposition: form-data; name="\xc3\xa9t\xc3\xa9"\r\n\r\n'
+        b"--b0undar\r\n\r\n"  # data that almost holds the boundary
+        b"\r\n--b0undary--\r\nan epilogue\r\n--b0undary\r\n"
+    )
+    parts = parse_multipart(body, 'multipart/form-data; boundary="b0undary"')
+    assert parts == [
+        Part('q"uoted', "text/plain; charset=utf-8", b"hi"),
+        Part("token.name", "application/octet-stream", b""),
+        Part("été", "application/octet-stream", b"--b0undar\r\n\r\n"),
+    ]
+
+
+def reference_parts(body: bytes, boundary: bytes) -> list[Part]:
+    """python-multipart's reading of a body, for comparison."""
+    from python_multipart.multipart import MultipartParser, parse_options_header
+
+    parts: list[Part] = []
+    state: dict[str, Any] = {}
+
+    def begin() -> None:
+        state.update(headers={}, field=b"", value=b"", data=b"")
+
+    def header_end() -> None:
+        state["headers"][state["field"].lower()] = state["value"]
+        state["field"] = state["value"] = b""
+
+    def part_end() -> None:
+        _, options = parse_options_header(state["headers"][b"content-disposition"])
+        content_type = state["headers"].get(b"content-type", b"application/octet-stream")
+        parts.append(Part(options[b"name"].decode(), content_type.decode(), state["data"]))
+
+    def add(key: str) -> Any:
+        def on(data: bytes, start: int, end: int) -> None:
+            state[key] += data[start:end]
+
+        return on
+
+    callbacks: Any = {
+        "on_part_begin": begin,
+        "on_header_field": add("field"),
+        "on_header_value": add("value"),
+        "on_header_end": header_end,
+        "on_part_data": add("data"),
+        "on_part_end": part_end,
+    }
+    MultipartParser(boundary, callbacks).write(body)
+    return parts
+
+
+header_case = st.sampled_from([str.title, str.lower, str.upper])
+part_strategy = st.tuples(
+    st.text(st.characters(blacklist_characters='"\\\r\n', blacklist_categories=["Cs"]), min_size=1),
+    st.sampled_from(["application/json", "text/plain", "image/png", None]),
+    st.binary(max_size=64),
+    header_case,
+    st.booleans(),
+)
+
+
+@pytest.mark.timeout(120)
+@FUZZ
+@given(parts=st.lists(part_strategy, max_size=12))
+def test_splitter_reads_well_formed_bodies_as_python_multipart_does(
+    parts: list[tuple[str, str | None, bytes, Any, bool]],
+) -> None:
+    boundary = uuid.uuid4().hex
+    chunks = []
+    for name, content_type, data, case, with_length in parts:
+        head = f'{case("content-disposition")}: form-data; name="{name}"\r\n'
+        if content_type is not None:
+            head += f"{case('content-type')}: {content_type}\r\n"
+        if with_length:
+            head += f"{case('content-length')}: {len(data)}\r\n"
+        chunks.append(f"--{boundary}\r\n{head}\r\n".encode() + data + b"\r\n")
+    body = b"".join(chunks) + f"--{boundary}--\r\n".encode()
+    ours = parse_multipart(body, f"multipart/form-data; boundary={boundary}")
+    assert ours == reference_parts(body, boundary.encode())
+    assert [p.name for p in ours] == [name for name, *_ in parts]
