@@ -7,13 +7,17 @@ NumPy floor's (correctness, not speed).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
+from uuid import UUID
 
 import numpy as np
 import orjson
 import pytest
 from typer.testing import CliRunner
 
+from evaldelta.bench import bulk, bulk_clickhouse
+from evaldelta.bench.bulk import BulkResult
 from evaldelta.bench.floor import floor_data, floor_deltas
 from evaldelta.bench.ids import IdSpace, Kind, index_of
 from evaldelta.bench.payload import encode_runs
@@ -22,6 +26,9 @@ from evaldelta.bench.scales import SCALES, Scale
 from evaldelta.bench.workload import KeySpec, Workload, generate, generate_experiment, keys_for
 from evaldelta.cli import app
 from evaldelta.ingest.multipart import decode_body, group_run_parts, parse_multipart
+from evaldelta.store.base import Row
+from evaldelta.store.clickhouse_sql import connect
+from evaldelta.store.clickhouse_store import ClickHouseStore
 
 
 def test_ids_carry_their_index_and_are_uuids() -> None:
@@ -135,3 +142,50 @@ def test_bench_command_end_to_end(tmp_path: Path) -> None:
     assert result["disk_bytes"] > 0
     assert result["profile"]["engine_delta_all_keys_s"] > 0, result["profile"]
     assert (tmp_path / "results.md").read_text().startswith("# evaldelta bench — scale XS")
+
+
+def _load_chdb(tmp_path: Path, loader: Callable[..., BulkResult]) -> tuple[list[Row], list[Row]]:
+    """Load the XS workload with ``loader`` into a fresh chDB store; its feedback and runs."""
+    scale, ids = SCALES["XS"], IdSpace(0xC0FFEE)
+    url = f"chdb://{tmp_path}"
+    store = ClickHouseStore(url)
+    tenant = store.write_tenant("bench")
+    experiments = []
+    for i in range(scale.experiments):
+        session = UUID(ids.make(Kind.SESSION, i))
+        store.write_session(tenant, {"id": session, "name": f"e{i}"}, upsert=False)
+        experiments.append(Experiment(i, f"e{i}", str(session)))
+    store.close()
+    done = loader(url, tenant, scale, 7, ids, experiments, lambda n: None)
+    assert (done.runs, done.feedback) == (scale.runs, scale.feedback_rows)
+    conn = connect(url)
+    try:
+        skip = "EXCEPT (version, is_deleted)"
+        feedback = conn.rows(f"SELECT * {skip} FROM feedback_versions FINAL ORDER BY id")
+        runs = conn.rows(f"SELECT * {skip} FROM runs_versions FINAL ORDER BY id")
+    finally:
+        conn.close()
+    return feedback, runs
+
+
+def test_clickhouse_bulk_path_stores_what_ingest_stores(tmp_path: Path) -> None:
+    """The direct insert used for L on ClickHouse leaves the same rows as the store's
+    ingest (``apply_ingest``) given the same workload."""
+    direct = _load_chdb(tmp_path / "direct", bulk_clickhouse.load)
+    ingested = _load_chdb(tmp_path / "ingest", bulk.load)
+    assert len(direct[0]) == SCALES["XS"].feedback_rows and len(direct[1]) == SCALES["XS"].runs
+    assert direct == ingested
+
+
+def test_bench_command_on_chdb_with_the_bulk_path(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    args = ["bench", "--scale", "XS", "--out", str(out), "--clients", "1", "--repeat", "1"]
+    args += ["--store", f"chdb://{tmp_path / 'ch'}", "--ingest", "store"]
+    args += ["--http-sample-rows", "120"]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    result = orjson.loads(out.read_bytes())
+    assert result["answers_agree"] is True
+    assert result["ingest_feedback_rows"] < result["feedback_rows"]  # the HTTP sample only
+    assert result["bulk_feedback_rows_per_s"] > 0
+    assert result["disk_bytes"] > 0

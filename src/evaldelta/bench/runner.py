@@ -146,10 +146,12 @@ class _Run:
         }
 
     def bulk_ingest(self, tenant_id: UUID, catalog: Catalog) -> None:
-        from evaldelta.bench.bulk import load
-
         options, scale = self.options, self.options.scale
         url = Settings(data_dir=self.data_dir, store=options.store).store_url()
+        if url.partition("://")[0] in ("chdb", "clickhouse", "clickhouses"):
+            from evaldelta.bench.bulk_clickhouse import load
+        else:
+            from evaldelta.bench.bulk import load
         task = self.progress.add_task("bulk path (rows)", total=scale.feedback_rows)
         done = load(
             url,

@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -137,7 +138,11 @@ def store_path(data_dir: Path, store: str | None) -> Path | None:
 
 
 def store_bytes(data_dir: Path, store: str | None) -> int | None:
-    """Bytes on disk of the store: the DuckDB file and its write-ahead log."""
+    """Bytes on disk of the store: the DuckDB file and its write-ahead log, or the whole
+    data directory of an embedded ClickHouse (chDB) store."""
+    if store and store.startswith("chdb://"):
+        root = Path(urlsplit(store).path)
+        return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
     base = store_path(data_dir, store)
     if base is None:
         return None
