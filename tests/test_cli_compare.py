@@ -655,3 +655,38 @@ def test_client_parses_what_the_server_streams(demo: Demo) -> None:
     strict = parse_events(raw)
     assert [e.event for e in events] == [e.event for e in strict]
     assert [e.data for e in events] == [orjson.loads(e.data or "") for e in strict]
+
+
+def test_compare_waits_for_a_stream_slot_when_the_tenant_holds_its_limit(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one stream allowed and one open, a second compare is told 429, says it waits,
+    and finishes with the full answer once the first stream ends."""
+    from evaldelta.streams import StreamLimits
+
+    registry = demo.server.app.state.streams
+    monkeypatch.setattr(registry, "limits", StreamLimits(max_streams_per_tenant=1))
+    store = demo.server.app.state.store
+    original = store.delta
+
+    def slow(query: Any, key: str, **kwargs: Any) -> Any:
+        time.sleep(0.5)
+        return original(query, key, **kwargs)
+
+    monkeypatch.setattr(store, "delta", slow)
+    body = {
+        "baseline_session_id": demo.ids[BASE],
+        "comparison_session_ids": [demo.ids[BETTER]],
+        "feedback_keys": sorted(SCORED_KEYS),
+    }
+    first = Client(demo.server.url, demo.server.key)
+    try:
+        held = first.stream_deltas(demo.dataset_id, body)
+        assert next(held).event == "data"  # the first stream now holds the only slot
+        done = invoke(demo.server, "compare", *SELECT, "--against", BETTER, "--json")
+        assert [e.event for e in held] == ["data", "data", "end"]
+    finally:
+        first.close()
+    assert done.returncode == 0, done.stderr
+    assert "the server is busy" in done.stderr and "retrying in 2 s" in done.stderr
+    assert {row["key"] for row in orjson.loads(done.stdout)["rows"]} == SCORED_KEYS

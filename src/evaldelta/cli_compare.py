@@ -199,7 +199,7 @@ def _fail(exc: ApiError) -> typer.Exit:
 
 def _client(endpoint: str | None, api_key: str | None) -> Client:
     try:
-        return Client(endpoint, api_key)
+        return Client(endpoint, api_key, on_busy=lambda said: err.print(Text(said, style="dim")))
     except ApiError as exc:
         raise _fail(exc) from exc
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -58,6 +59,19 @@ def _is_uuid(text: str) -> bool:
     return True
 
 
+# Statuses that mean "busy, ask again shortly": too many open streams or writes queued.
+RETRYABLE = frozenset({429, 503})
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """The server's ``Retry-After`` in seconds (1 when absent or not a number), kept
+    between 0.1 and 10."""
+    try:
+        return min(max(float(response.headers.get("retry-after", "1")), 0.1), 10.0)
+    except ValueError:
+        return 1.0
+
+
 def _detail(response: httpx.Response) -> str:
     try:
         detail = response.json().get("detail")
@@ -72,13 +86,23 @@ class Client:
     """evaldelta's API, as the SDK would see it: ``LANGSMITH_ENDPOINT`` and ``..._API_KEY``."""
 
     def __init__(
-        self, endpoint: str | None = None, api_key: str | None = None, timeout: float = 300
+        self,
+        endpoint: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 300,
+        *,
+        busy_wait: float = 60,
+        on_busy: Callable[[str], None] | None = None,
     ) -> None:
+        """``busy_wait``: how long in all to keep retrying while the server answers 429/503
+        (following its ``Retry-After``); ``on_busy`` hears about each wait."""
         endpoint = endpoint or os.environ.get("LANGSMITH_ENDPOINT") or "http://127.0.0.1:1984"
         api_key = api_key or os.environ.get("LANGSMITH_API_KEY")
         if not api_key:
             raise ApiError("no API key: set LANGSMITH_API_KEY or pass --api-key")
         self.endpoint = endpoint.rstrip("/")
+        self._busy_wait = busy_wait
+        self._on_busy = on_busy
         self._http = httpx.Client(
             base_url=self.endpoint, headers={"x-api-key": api_key}, timeout=timeout
         )
@@ -86,11 +110,27 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
+    def _waited_for(self, response: httpx.Response, waited: float) -> float:
+        """After a busy answer, sleep as the server asks and return the total waited so
+        far; 0 when the answer is not "busy" or the wait would pass ``busy_wait``."""
+        pause = _retry_after(response)
+        if response.status_code not in RETRYABLE or waited + pause > self._busy_wait:
+            return 0
+        if self._on_busy is not None:
+            self._on_busy(f"the server is busy ({_detail(response)}); retrying in {pause:g} s")
+        time.sleep(pause)
+        return waited + pause
+
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as err:
-            raise ApiError(f"cannot reach {self.endpoint}: {err}") from err
+        waited = 0.0
+        while True:
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except httpx.HTTPError as err:
+                raise ApiError(f"cannot reach {self.endpoint}: {err}") from err
+            waited = self._waited_for(response, waited)
+            if not waited:
+                break
         if response.status_code >= 400:
             raise ApiError(
                 f"{method} {path}: {response.status_code} {_detail(response)}", response.status_code
@@ -129,16 +169,22 @@ class Client:
         return sorted(keys)
 
     def stream_deltas(self, dataset_id: str, body: dict[str, Any]) -> Iterator[Event]:
-        """The delta stream's events, as they arrive."""
+        """The delta stream's events, as they arrive (waiting for a free stream slot while
+        the tenant holds its limit of open streams)."""
         path = f"/datasets/{dataset_id}/runs/delta/stream"
+        waited = 0.0
         try:
-            with self._http.stream("POST", path, json=body) as response:
-                if response.status_code >= 400:
+            while True:
+                with self._http.stream("POST", path, json=body) as response:
+                    if response.status_code < 400:
+                        yield from parse_sse(response.iter_lines())
+                        return
                     response.read()
-                    raise ApiError(
-                        f"POST {path}: {response.status_code} {_detail(response)}",
-                        response.status_code,
-                    )
-                yield from parse_sse(response.iter_lines())
+                    waited = self._waited_for(response, waited)
+                    if not waited:
+                        raise ApiError(
+                            f"POST {path}: {response.status_code} {_detail(response)}",
+                            response.status_code,
+                        )
         except httpx.HTTPError as err:
             raise ApiError(f"cannot reach {self.endpoint}: {err}") from err
