@@ -16,14 +16,11 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 from rich.console import Console
 
 from evaldelta.bench import load_report, machine
@@ -37,11 +34,10 @@ from evaldelta.bench.load_clients import (
     stream_client,
 )
 from evaldelta.bench.load_data import Loaded, load_data, read_manifest, write_manifest
+from evaldelta.bench.load_server import RssSampler, server_environment, verify_stored
 from evaldelta.bench.scales import Scale
 from evaldelta.bench.server import ServerProcess, start_server
 from evaldelta.bench.workload import generate
-
-RSS_EVERY_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -60,68 +56,9 @@ class LoadOptions:
     max_streams_per_tenant: int | None = None
 
 
-class _RssSampler(threading.Thread):
-    """Reads the server's resident memory every ``RSS_EVERY_S`` until stopped."""
-
-    def __init__(self, server: ServerProcess, t0: float) -> None:
-        super().__init__(name="rss-sampler", daemon=True)
-        self.server, self.t0 = server, t0
-        self.samples: list[tuple[float, float]] = []
-        self.halt = threading.Event()
-
-    def run(self) -> None:
-        while not self.halt.wait(RSS_EVERY_S):
-            try:
-                self.samples.append((time.monotonic() - self.t0, self.server.rss_mib()))
-            except (OSError, RuntimeError):  # the server is gone; the clients will say so
-                return
-
-
-@contextmanager
-def _server_environment(options: LoadOptions) -> Iterator[None]:
-    """The server is a subprocess: it reads this limit from the environment it inherits."""
-    name = "EVALDELTA_MAX_STREAMS_PER_TENANT"
-    before = os.environ.get(name)
-    os.environ[name] = str(options.max_streams_per_tenant or options.streams)
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ[name]
-        else:
-            os.environ[name] = before
-
-
 def _ready() -> int:
     time.sleep(0.3)  # keep this worker busy so the next one starts too
     return os.getpid()
-
-
-def _stored(client: httpx.Client, session_id: str) -> tuple[int, int]:
-    """Runs and feedback rows the server holds for one experiment."""
-    response = client.get(f"/sessions/{session_id}", params={"include_stats": True})
-    response.raise_for_status()
-    body = response.json()
-    stats = body.get("feedback_stats") or {}
-    feedback = sum(int(k.get("n") or 0) + int(k.get("errors") or 0) for k in stats.values())
-    return int(body.get("run_count") or 0), feedback
-
-
-def _verify(server: ServerProcess, outcomes: list[IngestOutcome]) -> list[str]:
-    """Every experiment holds exactly what was acknowledged: no loss, no duplicates."""
-    problems = []
-    with httpx.Client(
-        base_url=server.url, headers={"x-api-key": server.api_key}, timeout=600
-    ) as client:
-        for outcome in outcomes:
-            for session_id, want in outcome.acknowledged.items():
-                have = _stored(client, session_id)
-                if have != want:
-                    problems.append(
-                        f"experiment {session_id}: acknowledged {want[0]} runs and {want[1]} "
-                        f"feedback rows, stored {have[0]} and {have[1]}"
-                    )
-    return problems
 
 
 def _prepare(options: LoadOptions, data_dir: Path, console: Console) -> Loaded:
@@ -138,7 +75,7 @@ def _prepare(options: LoadOptions, data_dir: Path, console: Console) -> Loaded:
 
 def _phase(
     options: LoadOptions, server: ServerProcess, loaded: Loaded
-) -> tuple[list[StreamSample], list[IngestOutcome], _RssSampler, float]:
+) -> tuple[list[StreamSample], list[IngestOutcome], RssSampler, float]:
     """Run the streams and the ingest clients for ``options.seconds``; wait for them all."""
     scale = options.scale
     workload = generate(scale, options.seed)
@@ -160,7 +97,7 @@ def _phase(
             if len(pids) >= clients:
                 break
         t0 = time.monotonic()
-        sampler = _RssSampler(server, t0)
+        sampler = RssSampler(server, t0)
         sampler.start()
         deadline_epoch = time.time() + options.seconds
         futures = [
@@ -225,8 +162,10 @@ def run_load(options: LoadOptions, console: Console) -> dict[str, Any]:
         "machine": machine.describe(),
         "load_average_start": machine.load_average(),
     }
-    result["max_streams_per_tenant"] = options.max_streams_per_tenant or options.streams
-    with _server_environment(options):
+    # All streams are one tenant's: by default its limit is raised so they all run at once.
+    limit = options.max_streams_per_tenant or options.streams
+    result["max_streams_per_tenant"] = limit
+    with server_environment(limit):
         server = start_server(data_dir, options.store, work / "server.log")
     try:
         before = server.rss_mib()
@@ -236,7 +175,7 @@ def run_load(options: LoadOptions, console: Console) -> dict[str, Any]:
         )
         samples, outcomes, sampler, elapsed = _phase(options, server, loaded)
         console.log("checking that every acknowledged write is stored once")
-        problems = _verify(server, outcomes)
+        problems = verify_stored(server, outcomes)
     finally:
         server.stop()
     # The next run on this data dir writes new experiments, so its counts start from zero.
