@@ -67,7 +67,7 @@ def _prepare(options: LoadOptions, data_dir: Path, console: Console) -> Loaded:
         console.log(f"reusing the {found.scale} data in {data_dir}")
         return found
     if data_dir.exists() and any(data_dir.iterdir()):
-        raise RuntimeError(f"{data_dir} holds other data; give an empty or a load-test data dir")
+        raise ValueError(f"{data_dir} holds other data; give an empty dir or a load test's")
     return load_data(
         data_dir, options.store, options.scale, options.seed, secrets.randbits(32), console
     )
@@ -143,7 +143,11 @@ def run_load(options: LoadOptions, console: Console) -> dict[str, Any]:
     scale = options.scale
     work = Path(tempfile.mkdtemp(prefix="evaldelta-load-"))
     data_dir = options.data_dir or work / "data"
-    loaded = _prepare(options, data_dir, console)
+    try:
+        loaded = _prepare(options, data_dir, console)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     result: dict[str, Any] = {
         "scale": scale.name,
         "examples": scale.examples,

@@ -62,7 +62,10 @@ def load_command(
         max_streams_per_tenant=max_streams_per_tenant,
     )
     console = Console(stderr=True)
-    result = run_load(options, console)
+    try:
+        result = run_load(options, console)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--data-dir") from err
     if not result["ok"]:
         console.print("[red]The load test found errors; see the result file.[/red]")
         raise typer.Exit(1)
