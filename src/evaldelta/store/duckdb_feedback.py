@@ -112,19 +112,37 @@ def runs_to_copy(
     tells (most row groups have none and are skipped on their statistics).
     """
     changed = [r for r in new if str(r["id"]) in old and _copies(old[str(r["id"])]) != _copies(r)]
-    fresh = [str(r["id"]) for r in new if str(r["id"]) not in old]
+    fresh = {str(r["id"]) for r in new if str(r["id"]) not in old}
     if fresh:
-        waiting = {
-            str(found[0])
-            for found in cur.execute(
-                """SELECT DISTINCT run_id FROM feedback
-                   WHERE tenant_id = ? AND run_is_root IS NULL
-                     AND run_id IN (SELECT unnest(?::UUID[]))""",
-                [tenant_id, fresh],
-            ).fetchall()
-        }
+        waiting = _waiting_runs(cur, tenant_id, fresh)
         changed += [r for r in new if str(r["id"]) in waiting]
     return changed
+
+
+# Above this many runs awaited by feedback, ask the store about the batch's ids instead.
+WAITING_READ_LIMIT = 20_000
+
+
+def _waiting_runs(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, ids: set[str]) -> set[str]:
+    """Those of ``ids`` that stored feedback names but whose run is not stored yet.
+
+    Such feedback is rare, and its NULL copies let DuckDB skip every row group without
+    any on their statistics: reading all of it is cheaper than matching the batch's ids
+    against the whole run_id column.
+    """
+    rows = cur.execute(
+        """SELECT DISTINCT run_id FROM feedback
+           WHERE tenant_id = ? AND run_is_root IS NULL AND run_id IS NOT NULL LIMIT ?""",
+        [tenant_id, WAITING_READ_LIMIT + 1],
+    ).fetchall()
+    if len(rows) > WAITING_READ_LIMIT:
+        rows = cur.execute(
+            """SELECT DISTINCT run_id FROM feedback
+               WHERE tenant_id = ? AND run_is_root IS NULL
+                 AND run_id IN (SELECT unnest(?::UUID[]))""",
+            [tenant_id, sorted(ids)],
+        ).fetchall()
+    return {str(row[0]) for row in rows} & ids
 
 
 def copy_run_fields(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, runs: list[Row]) -> None:

@@ -174,4 +174,9 @@ MIGRATIONS: list[str] = [
     ALTER TABLE feedback_clustered RENAME TO feedback;
     CREATE INDEX feedback_run ON feedback (tenant_id, run_id);
     """,
+    # 3: no secondary index on feedback.  DuckDB never uses it for the set-shaped lookups
+    # the store makes (``run_id IN (...)``, joins), and keeping it up to date was most of the
+    # cost of a feedback append (measured: 40,000 rows into 2.2 M, 2.5 s with it, 0.85 s
+    # without).
+    "DROP INDEX IF EXISTS feedback_run;",
 ]
