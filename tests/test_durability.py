@@ -1,11 +1,12 @@
 """Crash durability: ``kill -9`` the server in the middle of sustained ingest, start it again.
 
 Several clients post SDK-shaped ``POST /runs/multipart`` bodies (post, patch and feedback
-parts) and ``POST /feedback`` at once and note which requests got a 2xx.  After the kill
-and a restart on the same store, every acknowledged run (as its patch left it) and every
-acknowledged feedback row is there exactly once; then the clients send again what failed
-or was in flight, and a few acknowledged requests too (an answer lost on the way looks the
-same to a client), and everything sent is there exactly once.  On DuckDB and on chDB.
+parts, half of them zstd-compressed) and ``POST /feedback`` at once, and note which
+requests got a 2xx.  After the kill and a restart on the same store, every acknowledged
+run (as its patch left it) and every acknowledged feedback row is there exactly once;
+then the clients send again what failed or was in flight, and a few acknowledged requests
+too (an answer lost on the way looks the same to a client), and everything sent is there
+exactly once.  On DuckDB and on chDB.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from uuid import uuid4
 import httpx
 import orjson
 import pytest
+import zstandard
 
 from tests.conftest import STORE_KINDS
 from tests.test_cli import Served, serving
@@ -74,6 +76,10 @@ class Ingest:
             parts.append((f"feedback.{fid}", {**body, "score": score}))
             runs[run["id"]], feedback[fid] = n, score
         body, headers = multipart_body(parts)
+        if random.random() < 0.5:  # the SDK compresses with zstd when the server offers it
+            size = len(body)
+            body = zstandard.ZstdCompressor().compress(body)
+            headers |= {"content-encoding": "zstd", "x-pre-compressed-size": str(size)}
         with self.lock:
             self.run_ids += runs
         return Sent("/runs/multipart", body, headers, runs, feedback)
