@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import httpx
@@ -106,8 +105,3 @@ def load_data(
     )
     write_manifest(data_dir, loaded)
     return loaded
-
-
-def describe(loaded: Loaded) -> dict[str, Any]:
-    """The manifest's facts for the result file."""
-    return {"load_path": loaded.load_path, "load_s": loaded.load_s}
