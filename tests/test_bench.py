@@ -144,9 +144,12 @@ def test_bench_command_end_to_end(tmp_path: Path) -> None:
     assert (tmp_path / "results.md").read_text().startswith("# evaldelta bench — scale XS")
 
 
+TWO_REPS = Scale("T", examples=20, experiments=3, keys=6, repetitions=2)
+
+
 def _load_chdb(tmp_path: Path, loader: Callable[..., BulkResult]) -> tuple[list[Row], list[Row]]:
-    """Load the XS workload with ``loader`` into a fresh chDB store; its feedback and runs."""
-    scale, ids = SCALES["XS"], IdSpace(0xC0FFEE)
+    """Load a small workload with ``loader`` into a fresh chDB store; its feedback and runs."""
+    scale, ids = TWO_REPS, IdSpace(0xC0FFEE)
     url = f"chdb://{tmp_path}"
     store = ClickHouseStore(url)
     tenant = store.write_tenant("bench")
@@ -173,7 +176,7 @@ def test_clickhouse_bulk_path_stores_what_ingest_stores(tmp_path: Path) -> None:
     ingest (``apply_ingest``) given the same workload."""
     direct = _load_chdb(tmp_path / "direct", bulk_clickhouse.load)
     ingested = _load_chdb(tmp_path / "ingest", bulk.load)
-    assert len(direct[0]) == SCALES["XS"].feedback_rows and len(direct[1]) == SCALES["XS"].runs
+    assert (len(direct[0]), len(direct[1])) == (TWO_REPS.feedback_rows, TWO_REPS.runs)
     assert direct == ingested
 
 

@@ -20,18 +20,41 @@ from uuid import UUID
 import numpy as np
 import pyarrow as pa
 
-from evaldelta.bench.bulk import RUNS_PER_TRANSACTION, BulkResult
+from evaldelta.bench.bulk import BulkResult
 from evaldelta.bench.ids import IdSpace, Kind
 from evaldelta.bench.records import EPOCH, FEEDBACK_PER_RUN, Experiment, run_record
 from evaldelta.bench.scales import Scale
 from evaldelta.bench.workload import CATEGORIES, ExperimentData, generate_experiment, keys_for
 from evaldelta.ingest.records import run_ops
 from evaldelta.store.clickhouse_sql import Connection, connect
-from evaldelta.store.clickhouse_versions import now_micros, put
+from evaldelta.store.clickhouse_versions import encode, now_micros
 from evaldelta.store.duckdb_ingest import RUN_JSON, _finish_run, _merge
 from evaldelta.store.sqlrows import load_json
 
 SOURCE = "bench_feedback_source"
+
+# Times as ``records.run_record`` makes them: experiment i starts i hours after EPOCH, and
+# its runs 50 ms apart; a run ends ``latency_ms`` after it starts.
+TIMES = """toUUID(concat(?, leftPad(lower(hex(run_index)), 12, '0'))) AS run,
+        addMilliseconds(toDateTime64(?, 6, 'UTC'), offset_ms) AS begin,
+        addMilliseconds(begin, latency_ms) AS finish"""
+
+RUNS_SQL = f"""
+INSERT INTO runs_versions (tenant_id, session_id, id, name, run_type, status, start_time,
+    end_time, trace_id, dotted_order, parent_run_id, is_root, reference_example_id, inputs,
+    outputs, extra, error, events, tags, serialized, total_tokens, prompt_tokens,
+    completion_tokens, total_cost, prompt_cost, completion_cost, first_token_time,
+    patched_fields, version, is_deleted)
+SELECT tenant, session, run, 'Target', 'chain', 'success', begin, finish, run,
+    concat(formatDateTime(begin, '%Y%m%dT%H%i%S%f', 'UTC'), 'Z', toString(run)), NULL, true,
+    toUUID(concat(?, leftPad(lower(hex(example)), 12, '0'))),
+    concat('{{"question":"q', toString(example), '"}}'),
+    concat('{{"answer":"a', toString(example), '-', toString(?), '"}}'),
+    ?, NULL, ?, ?, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, [], ?, 0
+FROM (
+    SELECT *, ? AS tenant, ? AS session, {TIMES}
+    FROM {SOURCE} WHERE k = 0
+)"""
 
 FEEDBACK_SQL = f"""
 INSERT INTO feedback_versions (tenant_id, key, run_session_id, run_example_id, id,
@@ -51,10 +74,7 @@ SELECT tenant, key_name, session, toUUID(concat(?, leftPad(lower(hex(example)), 
 FROM (
     SELECT *, ? AS tenant, ? AS session, ?[k + 1] AS key_name, ?[k + 1] AS is_bool,
         ?[k + 1] AS is_categorical, isNaN(score) AND NOT is_categorical AS failed,
-        run_index * {FEEDBACK_PER_RUN} + k AS fb,
-        toUUID(concat(?, leftPad(lower(hex(run_index)), 12, '0'))) AS run,
-        addMilliseconds(toDateTime64(?, 6, 'UTC'), offset_ms) AS begin,
-        addMilliseconds(begin, latency_ms) AS finish
+        run_index * {FEEDBACK_PER_RUN} + k AS fb, {TIMES}
     FROM {SOURCE}
 )"""
 
@@ -65,26 +85,33 @@ def _runs(
     ids: IdSpace,
     experiment: Experiment,
     data: ExperimentData,
-    examples: range,
 ) -> int:
-    """Store the runs of ``examples`` as the store's merge of their posts makes them."""
-    reps = data.latency_ms.shape[1]
-    posts = []
-    for example in examples:
-        for rep in range(reps):
-            record = run_record(ids, (), experiment, data, example, rep)
-            posts.append({**record.main, **record.fields})
-    rows = []
-    for op in run_ops("post", posts, loc=["body", "post"]):
-        state: dict[str, object] = {}
-        patched: set[str] = set()
-        fields = {k: v for k, v in op.fields.items() if k not in ("session_name", "session_id")}
-        _merge(state, type(op)(op.kind, fields), patched)
-        state["session_id"] = UUID(experiment.session_id)
-        row = _finish_run(tenant_id, state, patched)
-        rows.append({k: (load_json(v) if k in RUN_JSON else v) for k, v in row.items()})
-    put(conn, "runs_versions", rows)
-    return len(rows)
+    """Insert one experiment's runs (from the feedback source's rows of the first key).
+
+    The JSON documents that are the same for every run are taken from the store's own merge
+    of one real post (``_merge``, ``_finish_run``), so they are stored byte for byte as
+    ingest stores them."""
+    post = run_record(ids, (), experiment, data, 0, 0)
+    op = run_ops("post", [{**post.main, **post.fields}], loc=["body", "post"])[0]
+    state: dict[str, object] = {}
+    _merge(state, op, set())
+    state["session_id"] = UUID(experiment.session_id)
+    finished = _finish_run(UUID(int=0), state, set())
+    model = encode({k: (load_json(v) if k in RUN_JSON else v) for k, v in finished.items()})
+    params: list[object] = [
+        ids.prefix(Kind.EXAMPLE),
+        experiment.index,
+        model["extra"],
+        model["events"],
+        model["tags"],
+        now_micros(),
+        tenant_id,
+        UUID(experiment.session_id),
+        ids.prefix(Kind.RUN),
+        EPOCH.strftime("%Y-%m-%d %H:%M:%S"),
+    ]
+    conn.command(RUNS_SQL, params)
+    return int(data.latency_ms.size)
 
 
 def _feedback(
@@ -144,7 +171,6 @@ def load(
     on_progress: Callable[[int], None],
 ) -> BulkResult:
     """Write every experiment's runs and feedback straight into the ClickHouse tables."""
-    step = max(1, RUNS_PER_TRANSACTION * 5 // scale.repetitions)
     result = BulkResult()
     conn = connect(store_url)
     started = time.perf_counter()
@@ -161,10 +187,8 @@ def load(
             baseline = baseline or data
             result.generate_s += time.perf_counter() - mark
             mark = time.perf_counter()
-            for first in range(0, scale.examples, step):
-                chunk = range(first, min(first + step, scale.examples))
-                result.runs += _runs(conn, tenant_id, ids, experiment, data, chunk)
             rows = _feedback(conn, tenant_id, scale, ids, experiment, data)
+            result.runs += _runs(conn, tenant_id, ids, experiment, data)
             result.store_s += time.perf_counter() - mark
             result.feedback += rows
             on_progress(rows)
