@@ -17,6 +17,7 @@ and a scan for one key skips most of the table.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import duckdb
@@ -24,6 +25,7 @@ import pyarrow as pa
 
 from evaldelta.errors import NotFound
 from evaldelta.store.base import Row
+from evaldelta.store.duckdb_arrow import arrow_table, rows_table
 from evaldelta.store.sqlrows import dump_json, fetch_rows
 
 FEEDBACK_COLUMNS = [
@@ -57,30 +59,26 @@ RUN_COPIES = [
 ]
 
 
-def feedback_row(tenant_id: UUID, row: Row) -> Row:
-    """The stored columns of one feedback (JSON fields as text)."""
-    out = {
-        c: (dump_json(row.get(c)) if c in FEEDBACK_JSON else row.get(c)) for c in FEEDBACK_COLUMNS
-    }
-    out["tenant_id"] = tenant_id
-    return out
+def feedback_table(tenant_id: UUID, rows: list[Row]) -> pa.Table:
+    """The stored columns of API-shaped feedback rows, as one Arrow table (JSON fields as
+    text), built column by column."""
+    columns: dict[str, list[Any]] = {}
+    for name in FEEDBACK_COLUMNS:
+        if name == "tenant_id":
+            columns[name] = [tenant_id] * len(rows)
+        elif name in FEEDBACK_JSON:
+            columns[name] = [dump_json(r.get(name)) for r in rows]
+        else:
+            columns[name] = [r.get(name) for r in rows]
+    return arrow_table(columns)
 
 
-def _arrow(columns: list[str], rows: list[Row]) -> pa.Table:
-    return pa.table(
-        {
-            c: [str(v) if isinstance(v, UUID) else v for v in (r.get(c) for r in rows)]
-            for c in columns
-        }
-    )
-
-
-def insert_feedback(cur: duckdb.DuckDBPyConnection, rows: list[Row]) -> None:
-    """Insert-or-replace feedback rows (from ``feedback_row``) in one append, with their
-    run's fields copied from ``runs`` and the rows ordered by key."""
+def insert_feedback(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, rows: list[Row]) -> None:
+    """Insert-or-replace API-shaped feedback rows in one append, with their run's fields
+    copied from ``runs`` and the rows ordered by key."""
     if not rows:
         return
-    cur.register("_feedback_batch", _arrow(FEEDBACK_COLUMNS, rows))
+    cur.register("_feedback_batch", feedback_table(tenant_id, rows))
     try:
         names = ", ".join(FEEDBACK_COLUMNS)
         picked = ", ".join(f"b.{c}" for c in FEEDBACK_COLUMNS)
@@ -90,7 +88,7 @@ def insert_feedback(cur: duckdb.DuckDBPyConnection, rows: list[Row]) -> None:
             f"""INSERT OR REPLACE INTO feedback ({names}, {copies})
                 SELECT {picked}, {copied}
                 FROM _feedback_batch b
-                LEFT JOIN runs r ON r.tenant_id = b.tenant_id::UUID AND r.id = b.run_id::UUID
+                LEFT JOIN runs r ON r.tenant_id = b.tenant_id AND r.id = b.run_id
                 ORDER BY b.key, r.session_id, r.reference_example_id"""
         )
     finally:
@@ -150,14 +148,12 @@ def copy_run_fields(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, runs: list[
     if not runs:
         return
     columns = ["id", *(column for _, column in RUN_COPIES)]
-    cur.register("_run_copies", _arrow(columns, runs))
+    cur.register("_run_copies", rows_table(columns, runs))
     try:
         sets = ", ".join(f"{name} = c.{column}" for name, column in RUN_COPIES)
         cur.execute(
             f"""UPDATE feedback SET {sets}
-                FROM (SELECT id::UUID AS id, session_id::UUID AS session_id,
-                             reference_example_id::UUID AS reference_example_id, is_root
-                      FROM _run_copies) c
+                FROM _run_copies c
                 WHERE feedback.tenant_id = ? AND feedback.run_id = c.id""",
             [tenant_id],
         )
@@ -177,4 +173,4 @@ def write_feedback_update(
     row = rows[0]
     row.update(changes)
     row["modified_at"] = datetime.now(UTC)
-    insert_feedback(cur, [feedback_row(tenant_id, row)])
+    insert_feedback(cur, tenant_id, [row])

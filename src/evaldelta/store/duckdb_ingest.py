@@ -14,15 +14,10 @@ from typing import Any
 from uuid import UUID
 
 import duckdb
-import pyarrow as pa
 
 from evaldelta.store.base import IngestBatch, Row, RunOp
-from evaldelta.store.duckdb_feedback import (
-    copy_run_fields,
-    feedback_row,
-    insert_feedback,
-    runs_to_copy,
-)
+from evaldelta.store.duckdb_arrow import rows_table
+from evaldelta.store.duckdb_feedback import copy_run_fields, insert_feedback, runs_to_copy
 from evaldelta.store.duckdb_sessions import resolve_session
 from evaldelta.store.sqlrows import dump_json, fetch_rows
 
@@ -69,19 +64,12 @@ def insert_rows(
     """Insert-or-replace many rows at once through one Arrow table (no row-by-row inserts)."""
     if not rows:
         return
-    data = {
-        c: [str(v) if isinstance(v, UUID) else v for v in (r.get(c) for r in rows)] for c in columns
-    }
-    arrow = pa.table(data)
-    cur.register("_ingest_batch", arrow)
+    cur.register("_ingest_batch", rows_table(columns, rows))
     try:
         names = ", ".join(columns)
         cur.execute(f"INSERT OR REPLACE INTO {table} ({names}) SELECT {names} FROM _ingest_batch")
     finally:
         cur.unregister("_ingest_batch")
-
-
-# --- runs and feedback ------------------------------------------------------------------
 
 
 def _merge(state: Row, op: RunOp, patched: set[str]) -> None:
@@ -169,6 +157,10 @@ def _apply_runs(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, ops: list[RunOp
     copy_run_fields(cur, tenant_id, to_copy)
 
 
+def _as_uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
 def apply_ingest(cur: duckdb.DuckDBPyConnection, batches: list[IngestBatch]) -> None:
     """Apply many requests' runs and feedback, grouped by tenant, in the caller's transaction."""
     by_tenant: dict[UUID, IngestBatch] = {}
@@ -181,5 +173,5 @@ def apply_ingest(cur: duckdb.DuckDBPyConnection, batches: list[IngestBatch]) -> 
         if batch.run_ops:
             _apply_runs(cur, tenant_id, batch.run_ops)
         # A re-sent feedback id replaces the earlier copy; within a batch the last one wins.
-        latest = {str(f["id"]): feedback_row(tenant_id, f) for f in batch.feedback}
-        insert_feedback(cur, list(latest.values()))
+        latest = {_as_uuid(f["id"]): f for f in batch.feedback}
+        insert_feedback(cur, tenant_id, list(latest.values()))
