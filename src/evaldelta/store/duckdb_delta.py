@@ -54,18 +54,22 @@ def _counted(query: DeltaQuery, key: str, sessions: Sequence[UUID]) -> tuple[str
         [str(s) for s in sessions],
         query.comparative_experiment_id,
     ]
-    filter_sql = []
-    for session_id, (fragment, fparams) in query.filters.items():
-        # Only the filtered session's rows need its runs: the others pass the first test.
-        filter_sql.append(
-            f"""AND (f.run_session_id <> ? OR f.run_id IN (SELECT r.id FROM runs r
-                 WHERE r.tenant_id = ? AND r.session_id = ? AND ({fragment})))"""
-        )
-        params += [session_id, query.tenant_id, session_id, *fparams]
+    filter_sql = ""
+    if query.filters:
+        # Rows of a filtered session count only if their run passes its session's filter:
+        # one semi-join to the runs that pass, whichever session they are in.
+        params += [[str(s) for s in query.filters], query.tenant_id]
+        passing = []
+        for session_id, (fragment, fparams) in query.filters.items():
+            passing.append(f"(r.session_id = ? AND ({fragment}))")
+            params += [session_id, *fparams]
+        filter_sql = f"""AND (f.run_session_id NOT IN (SELECT unnest(?::UUID[]))
+                OR f.run_id IN (SELECT r.id FROM runs r
+                                WHERE r.tenant_id = ? AND ({" OR ".join(passing)})))"""
     sql = f"""WHERE f.tenant_id = ? AND f.key = ? AND f.run_is_root AND f.score IS NOT NULL
                 AND f.run_session_id IN (SELECT unnest(?::UUID[]))
                 AND (f.comparative_experiment_id IS NULL OR f.comparative_experiment_id = ?)
-                {" ".join(filter_sql)}"""
+                {filter_sql}"""
     return sql, params
 
 
