@@ -27,8 +27,9 @@ from evaldelta.store.sqlrows import JSON_COLUMNS, load_json
 # Columns stored as JSON text here but not in DuckDB (where they are lists).
 CLICKHOUSE_JSON_COLUMNS = JSON_COLUMNS | {"tags"}
 
-# Every client: SQL-standard outer joins (NULL, not 0, for a missing side).
-CLIENT_SETTINGS: dict[str, Any] = {"join_use_nulls": 1}
+# Every client: SQL-standard outer joins (NULL, not 0, for a missing side), and synchronous
+# inserts, so that a write the API has acknowledged is in a part every later read sees.
+CLIENT_SETTINGS: dict[str, Any] = {"join_use_nulls": 1, "async_insert": 0}
 
 
 def _param_type(value: Any) -> str:
