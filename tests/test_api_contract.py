@@ -669,6 +669,35 @@ def test_integers_beyond_64_bits_are_refused_not_a_crash(http: httpx.Client) -> 
         assert 400 <= response.status_code < 500, (path, response.status_code, response.text)
 
 
+def test_integers_beyond_64_bits_deep_in_a_known_field_are_422(http: httpx.Client) -> None:
+    """Schemathesis found a 500: such an integer inside a feedback config passed validation
+    and failed the writer's batch. It is refused up front, wherever it is nested."""
+    headers = {"content-type": "application/json"}
+    huge = str(10**30)
+    config = f'{{"type": "categorical", "categories": [{{"label": "x", "value": {huge}}}]}}'
+    feedback_id = str(uuid4())
+    bodies = {
+        "/feedback": f'{{"id": "{feedback_id}", "key": "k", "feedback_config": {config}}}',
+        "/feedback-configs": f'{{"feedback_key": "{unique("big")}", "feedback_config": {config}}}',
+        "/datasets": f'{{"name": "{unique("big")}", "transformations": [{{"n": {huge}}}]}}',
+    }
+    for path, body in bodies.items():
+        assert_422(http.post(path, content=body.encode(), headers=headers))
+    assert http.get(f"/feedback/{feedback_id}").status_code == 404
+    # Multipart parts are parsed as orjson does: such an integer becomes a float there.
+    raw = f'{{"id": "{feedback_id}", "key": "k", "feedback_config": {config}}}'.encode()
+    parts, mp_headers = multipart_body([(f"feedback.{feedback_id}", raw)])
+    assert http.post("/runs/multipart", content=parts, headers=mp_headers).status_code == 202
+    stored = http.get(f"/feedback/{feedback_id}").json()["feedback_config"]["categories"]
+    assert stored == [{"label": "x", "value": 1e30}]
+
+    # An unknown field is dropped, whatever it holds; 64-bit values are stored as sent.
+    dropped = f'{{"key": "k", "not_a_field": {huge}, "value": {{"n": {2**64 - 1}}}}}'
+    created = http.post("/feedback", content=dropped.encode(), headers=headers)
+    assert created.status_code == 200, created.text
+    assert http.get(f"/feedback/{created.json()['id']}").json()["value"] == {"n": 2**64 - 1}
+
+
 def test_lone_surrogates_are_refused_not_a_crash(server: Server) -> None:
     headers = {"content-type": "application/json"}
     for path in ("/datasets", "/sessions", "/feedback"):
@@ -749,6 +778,55 @@ def test_oversized_bodies_are_413(tmp_path: Path) -> None:
         small = new_run(unique("small"))
         post_multipart(http, run_parts("post", small))
         assert http.get(f"/runs/{small['id']}").status_code == 200
+
+
+def test_the_schema_documents_the_errors_each_operation_answers(
+    server: Server, http: httpx.Client
+) -> None:
+    """Clients generated from /openapi.json (and schemathesis) learn every status they can
+    get; each answer below is one the schema lists for its operation, in its shape."""
+    schema = httpx.get(server.url + "/openapi.json").json()
+
+    def documented(method: str, path: str) -> dict[str, Any]:
+        responses: dict[str, Any] = schema["paths"]["/api/v1" + path][method]["responses"]
+        return responses
+
+    dataset = new_dataset(http)
+    answers = [
+        ("get", "/datasets/{dataset_id}", http.get(f"/datasets/{uuid4()}"), 404),
+        ("post", "/datasets", http.post("/datasets", json={"name": dataset["name"]}), 409),
+        (
+            "post",
+            "/datasets",
+            http.post(
+                "/datasets",
+                content=b'{"name": "\xff"}',
+                headers={"content-type": "application/json"},
+            ),
+            400,
+        ),
+        ("get", "/datasets", httpx.get(server.url + "/api/v1/datasets"), 401),
+        (
+            "get",
+            "/datasets",
+            http.get("/datasets", headers={"x-tenant-id": str(server.tenant_ids["beta"])}),
+            403,
+        ),
+        ("post", "/runs/multipart", http.post("/runs/multipart", content=b"x"), 400),
+        ("delete", "/sessions/{session_id}", http.delete(f"/sessions/{uuid4()}"), 404),
+    ]
+    for method, path, response, status in answers:
+        assert response.status_code == status, (method, path, response.text)
+        entry = documented(method, path)[str(status)]
+        ref = entry["content"]["application/json"]["schema"]["$ref"]
+        assert ref == "#/components/schemas/ErrorMessage", (method, path, status)
+        assert isinstance(response.json()["detail"], str)
+    assert "422" in documented("post", "/runs/batch")
+    assert "429" in documented("post", "/runs/multipart")  # the writer's queue may be full
+    assert "404" not in documented("get", "/datasets")  # a list never is
+    # The two open endpoints need no key, so they document no 401.
+    assert set(schema["paths"]["/api/v1/info"]["get"]["responses"]) == {"200"}
+    assert set(schema["paths"]["/health"]["get"]["responses"]) == {"200"}
 
 
 def test_odd_but_valid_input_never_500s(http: httpx.Client) -> None:

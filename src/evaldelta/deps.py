@@ -15,7 +15,8 @@ def _store(request: Request) -> Store:
     return cast(Store, request.app.state.store)
 
 
-def _writer(request: Request) -> Writer:
+def writer_of(request: Request) -> Writer:
+    """The app's single writer; an endpoint that depends on it writes."""
     return cast(Writer, request.app.state.writer)
 
 
@@ -24,5 +25,5 @@ def _settings(request: Request) -> Settings:
 
 
 StoreDep = Annotated[Store, Depends(_store)]
-WriterDep = Annotated[Writer, Depends(_writer)]
+WriterDep = Annotated[Writer, Depends(writer_of)]
 SettingsDep = Annotated[Settings, Depends(_settings)]

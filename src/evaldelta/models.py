@@ -16,18 +16,35 @@ JsonObject = dict[str, Any]
 DataType = Literal["kv", "llm", "chat"]
 
 
-def _has_lone_surrogate(value: Any) -> bool:
+# What the stores' JSON writer can hold: 64-bit integers, signed or not.
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+
+
+def _unstorable(value: Any) -> str | None:
+    """Why ``value`` (parsed JSON) cannot be stored, or None when it can."""
     if isinstance(value, str):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            return True
-        return False
+            return "text contains a lone surrogate (invalid Unicode)"
+        return None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        if _INT_MIN <= value <= _INT_MAX:
+            return None
+        return "integer is beyond 64 bits"
     if isinstance(value, dict):
-        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(v) for v in value)
-    return False
+        for key, item in value.items():
+            reason = _unstorable(key) or _unstorable(item)
+            if reason:
+                return reason
+    elif isinstance(value, list):
+        for item in value:
+            reason = _unstorable(item)
+            if reason:
+                return reason
+    return None
 
 
 class Request(BaseModel):
@@ -35,10 +52,17 @@ class Request(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _valid_unicode(cls, data: Any) -> Any:
-        # JSON may escape a lone surrogate ("\ud800"); no store can keep it as UTF-8.
-        if _has_lone_surrogate(data):
-            raise ValueError("text contains a lone surrogate (invalid Unicode)")
+    def _storable(cls, data: Any) -> Any:
+        # JSON may escape a lone surrogate ("\ud800") or hold an integer of any size; no
+        # store can keep either, in any known field at any depth (unknown ones are dropped).
+        known = (
+            {k: v for k, v in data.items() if k in cls.model_fields}
+            if isinstance(data, dict)
+            else data
+        )
+        reason = _unstorable(known)
+        if reason:
+            raise ValueError(reason)
         return data
 
 
@@ -372,7 +396,7 @@ class DeltaQueryBody(Request):
     comparison_session_ids: list[UUID] = Field(min_length=1, max_length=100)
     feedback_key: str = Field(min_length=1, max_length=180)
     filters: Filters | None = None
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=2**63 - 1)
     limit: int = Field(default=100, ge=1, le=100)
     comparative_experiment_id: UUID | None = None
     include_stats: bool = Field(
