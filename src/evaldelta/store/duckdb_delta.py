@@ -19,14 +19,14 @@ import numpy as np
 import numpy.typing as npt
 
 from evaldelta.store.base import DeltaQuery, Page
-from evaldelta.store.duckdb_example_order import read_example_ids
+from evaldelta.store.duckdb_example_order import DatasetIds, read_example_ids
 
 # Means closer than this (relative) are a tie: averaging the same scores in another order
 # must never turn a tie into an improvement.
 TIE_TOLERANCE = 1e-9
 
-# All the dataset's example ids by position (creation time, then id).
-ExampleIds = Callable[[], list[UUID]]
+# The dataset's example ids by position (creation time, then id).
+ExampleIds = Callable[[], DatasetIds]
 
 
 def _sessions(query: DeltaQuery) -> list[UUID]:
@@ -136,16 +136,16 @@ def delta(
         sid: compare(means[0], means[column[sid]], lower_is_better)
         for sid in query.comparison_session_ids
     }
-    changed = any(improved.any() or regressed.any() for improved, regressed in masks.values())
-    if not changed:
-        ids: list[UUID] = []
-    elif example_ids is None:
-        ids = read_example_ids(cur, query.tenant_id, query.dataset_id)
-    else:
-        ids = example_ids()
+    if not any(improved.any() or regressed.any() for improved, regressed in masks.values()):
+        return {sid: ([], []) for sid in masks}
+    ids = (
+        read_example_ids(cur, query.tenant_id, query.dataset_id)
+        if example_ids is None
+        else example_ids()
+    )
 
     def pick(mask: npt.NDArray[np.bool_]) -> list[UUID]:
-        return [ids[p] for p in np.flatnonzero(mask).tolist()]
+        return ids.at(np.flatnonzero(mask).tolist())
 
     return {sid: (pick(improved), pick(regressed)) for sid, (improved, regressed) in masks.items()}
 

@@ -1,8 +1,9 @@
 """Each dataset's example ids in delta order, kept in memory between delta queries.
 
-A delta lists example ids: building a hundred thousand ``UUID`` objects per key costs far
-more than the query.  The ids of a dataset in creation order (then id) are read once and
-kept until the next write to examples.
+A delta lists example ids: building a ``UUID`` object costs about a microsecond, so a
+hundred thousand of them per key would cost more than the query.  The ids of a dataset in
+creation order (then id) are read once, made objects as deltas need them, and kept until
+the next write to examples.
 
 The cache is exact, not eventually right.  Writes to examples (only ever made by the single
 writer thread) move a version counter like a sequence lock: odd from before the write until
@@ -20,28 +21,47 @@ from uuid import UUID
 
 import duckdb
 
-# Datasets kept: each costs about 10 MB per 100,000 examples.
+# Datasets kept: each costs up to about 20 MB per 100,000 examples.
 MAX_DATASETS = 4
+
+
+class DatasetIds:
+    """One dataset's example ids by position: read at once as 128-bit integers, each made
+    a ``UUID`` the first time a delta lists it (most examples never change)."""
+
+    def __init__(self, hi: list[int], lo: list[int]) -> None:
+        self._hi = hi
+        self._lo = lo
+        # Filled lazily; two threads filling one slot at once store equal values.
+        self._made: list[UUID | None] = [None] * len(hi)
+
+    def __len__(self) -> int:
+        return len(self._made)
+
+    def at(self, positions: list[int]) -> list[UUID]:
+        """The ids at ``positions``, in that order."""
+        made, hi, lo = self._made, self._hi, self._lo
+        out: list[UUID] = []
+        for p in positions:
+            found = made[p]
+            if found is None:
+                found = made[p] = UUID(int=(hi[p] << 64) | lo[p])
+            out.append(found)
+        return out
 
 
 def read_example_ids(
     cur: duckdb.DuckDBPyConnection, tenant_id: UUID, dataset_id: UUID
-) -> list[UUID]:
-    """The dataset's example ids by position (creation time, then id), read from the store.
-
-    They are read as two 64-bit halves: building a ``UUID`` from an int is the cheapest way
-    from DuckDB's columns to Python's objects.
-    """
+) -> DatasetIds:
+    """The dataset's example ids by position (creation time, then id), read from the store
+    as two 64-bit halves each (no Python object per example)."""
     found = cur.execute(
         """SELECT (id::UHUGEINT >> 64)::UBIGINT AS hi,
                   (id::UHUGEINT & 18446744073709551615::UHUGEINT)::UBIGINT AS lo
            FROM examples WHERE tenant_id = ? AND dataset_id = ? ORDER BY created_at, id""",
         [tenant_id, dataset_id],
     ).fetchnumpy()
-    return [
-        UUID(int=(hi << 64) | lo)
-        for hi, lo in zip(found["hi"].tolist(), found["lo"].tolist(), strict=True)
-    ]
+    return DatasetIds(found["hi"].tolist(), found["lo"].tolist())
 
 
 class ExampleOrder:
@@ -50,7 +70,7 @@ class ExampleOrder:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._version = 0
-        self._entries: OrderedDict[tuple[UUID, UUID], tuple[int, list[UUID]]] = OrderedDict()
+        self._entries: OrderedDict[tuple[UUID, UUID], tuple[int, DatasetIds]] = OrderedDict()
 
     def writing(self) -> None:
         """An example write is about to happen (writer thread; before the statement)."""
@@ -69,7 +89,7 @@ class ExampleOrder:
         with self._lock:
             return self._version
 
-    def get(self, tenant_id: UUID, dataset_id: UUID, version: int) -> list[UUID] | None:
+    def get(self, tenant_id: UUID, dataset_id: UUID, version: int) -> DatasetIds | None:
         """The kept ids if they were read at ``version`` (even), else None."""
         with self._lock:
             entry = self._entries.get((tenant_id, dataset_id))
@@ -78,7 +98,7 @@ class ExampleOrder:
             self._entries.move_to_end((tenant_id, dataset_id))
             return entry[1]
 
-    def keep(self, tenant_id: UUID, dataset_id: UUID, version: int, ids: list[UUID]) -> None:
+    def keep(self, tenant_id: UUID, dataset_id: UUID, version: int, ids: DatasetIds) -> None:
         """Keep ids read in a snapshot taken between two reads of ``version`` (the caller
         checked both); ignored if the version has moved since."""
         with self._lock:

@@ -26,7 +26,7 @@ from evaldelta.store import (
     duckdb_sessions,
 )
 from evaldelta.store.base import DeltaQuery, IngestBatch, Page, Row
-from evaldelta.store.duckdb_example_order import ExampleOrder, read_example_ids
+from evaldelta.store.duckdb_example_order import DatasetIds, ExampleOrder, read_example_ids
 from evaldelta.store.duckdb_ingest import insert_rows
 from evaldelta.store.duckdb_schema import MIGRATIONS
 from evaldelta.store.sqlrows import dump_json, fetch_rows
@@ -467,9 +467,9 @@ class DuckDBStore:
         tenant_id, dataset_id = query.tenant_id, query.dataset_id
         seen = self._examples.version()
         cached = self._examples.get(tenant_id, dataset_id, seen)
-        read: list[list[UUID]] = []
+        read: list[DatasetIds] = []
 
-        def all_ids() -> list[UUID]:
+        def all_ids() -> DatasetIds:
             if not read:
                 # The kept ids hold only if no example write began since ``seen``;
                 # otherwise they are read again, in this query's snapshot.
