@@ -151,16 +151,20 @@ def delta(
 
 
 def example_means(
-    cur: duckdb.DuckDBPyConnection, query: DeltaQuery, key: str
+    cur: duckdb.DuckDBPyConnection,
+    query: DeltaQuery,
+    key: str,
+    example_ids: ExampleIds | None = None,
 ) -> dict[UUID, dict[UUID, float]]:
     """Per session (baseline and comparisons): example id -> mean score of the key."""
-    sessions = _sessions(query)
-    ex_sql, params = examples_sql(query, None)
-    where, where_params = _counted(query, key, sessions)
-    sql = f"""SELECT f.run_session_id, f.run_example_id, avg(f.score) FROM feedback f
-              {where} AND f.run_example_id IN (SELECT id FROM ({ex_sql}))
-              GROUP BY 1, 2"""
-    out: dict[UUID, dict[UUID, float]] = {sid: {} for sid in sessions}
-    for sid, eid, mean in cur.execute(sql, [*where_params, *params]).fetchall():
-        out[sid][eid] = mean
+    means = _means(cur, query, key, None)
+    ids = (
+        read_example_ids(cur, query.tenant_id, query.dataset_id)
+        if example_ids is None
+        else example_ids()
+    )
+    out: dict[UUID, dict[UUID, float]] = {}
+    for row, sid in zip(means, _sessions(query), strict=True):
+        scored = np.flatnonzero(~np.isnan(row))
+        out[sid] = dict(zip(ids.at(scored.tolist()), row[scored].tolist(), strict=True))
     return out

@@ -26,6 +26,7 @@ from evaldelta.store import (
     duckdb_sessions,
 )
 from evaldelta.store.base import DeltaQuery, IngestBatch, Page, Row
+from evaldelta.store.duckdb_delta import ExampleIds
 from evaldelta.store.duckdb_example_order import DatasetIds, ExampleOrder, read_example_ids
 from evaldelta.store.duckdb_ingest import insert_rows
 from evaldelta.store.duckdb_schema import MIGRATIONS
@@ -460,37 +461,46 @@ class DuckDBStore:
 
     # --- deltas -------------------------------------------------------------------------
 
-    def delta(
-        self, query: DeltaQuery, key: str, *, lower_is_better: bool, window: Page | None
-    ) -> dict[UUID, tuple[list[UUID], list[UUID]]]:
+    def _with_example_ids(
+        self, query: DeltaQuery, read: Callable[[duckdb.DuckDBPyConnection, ExampleIds], T]
+    ) -> T:
+        """Run ``read`` in one snapshot with the dataset's example ids at hand: the kept
+        ones if no example write began since they were read, else read in this snapshot."""
         cur = self._cur()
         tenant_id, dataset_id = query.tenant_id, query.dataset_id
         seen = self._examples.version()
         cached = self._examples.get(tenant_id, dataset_id, seen)
-        read: list[DatasetIds] = []
+        found: list[DatasetIds] = []
 
-        def all_ids() -> DatasetIds:
-            if not read:
-                # The kept ids hold only if no example write began since ``seen``;
-                # otherwise they are read again, in this query's snapshot.
+        def example_ids() -> DatasetIds:
+            if not found:
                 if cached is not None and self._examples.version() == seen:
-                    read.append(cached)
+                    found.append(cached)
                 else:
-                    read.append(read_example_ids(cur, tenant_id, dataset_id))
-            return read[0]
+                    found.append(read_example_ids(cur, tenant_id, dataset_id))
+            return found[0]
 
-        # One snapshot for the means and the ids.
         cur.execute("BEGIN")
         try:
-            result = duckdb_delta.delta(cur, query, key, lower_is_better, window, all_ids)
+            result = read(cur, example_ids)
         finally:
             cur.execute("ROLLBACK")  # read only: nothing to commit
-        if read and read[0] is not cached and self._examples.version() == seen:
-            self._examples.keep(tenant_id, dataset_id, seen, read[0])
+        if found and found[0] is not cached and self._examples.version() == seen:
+            self._examples.keep(tenant_id, dataset_id, seen, found[0])
         return result
 
+    def delta(
+        self, query: DeltaQuery, key: str, *, lower_is_better: bool, window: Page | None
+    ) -> dict[UUID, tuple[list[UUID], list[UUID]]]:
+        return self._with_example_ids(
+            query,
+            lambda cur, ids: duckdb_delta.delta(cur, query, key, lower_is_better, window, ids),
+        )
+
     def example_means(self, query: DeltaQuery, key: str) -> dict[UUID, dict[UUID, float]]:
-        return duckdb_delta.example_means(self._cur(), query, key)
+        return self._with_example_ids(
+            query, lambda cur, ids: duckdb_delta.example_means(cur, query, key, ids)
+        )
 
     def lower_is_better(self, tenant_id: UUID, keys: Sequence[str]) -> set[str]:
         rows = self._rows(
