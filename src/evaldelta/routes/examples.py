@@ -25,6 +25,27 @@ platform = APIRouter(tags=["examples"])
 _example_list = TypeAdapter(list[ExampleCreate])
 _update_list = TypeAdapter(list[ExampleUpdate])
 
+# These bodies are parsed here, part by part, so FastAPI cannot describe them itself.
+MULTIPART_EXAMPLES = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "description": (
+                        "Parts named <example id> (a JSON object of the example's fields),"
+                        " <example id>.inputs and <example id>.outputs (JSON objects), and"
+                        " <example id>.attachment.<name> (any bytes); optionally compressed"
+                        " as a whole (Content-Encoding zstd or gzip)."
+                    ),
+                    "additionalProperties": {"type": "string", "format": "binary"},
+                }
+            }
+        },
+    }
+}
+
 
 @router.post("/examples", response_model=Example)
 async def create_example(body: ExampleCreate, tenant: Tenant, writer: WriterDep) -> Any:
@@ -40,7 +61,10 @@ async def create_examples(body: list[ExampleCreate], tenant: Tenant, writer: Wri
 
 
 @platform.post(
-    "/platform/datasets/{dataset_id}/examples", response_model=ExamplesCreated, status_code=201
+    "/platform/datasets/{dataset_id}/examples",
+    response_model=ExamplesCreated,
+    status_code=201,
+    openapi_extra=MULTIPART_EXAMPLES,
 )
 async def upload_examples(
     dataset_id: UUID, request: Request, tenant: Tenant, writer: WriterDep, settings: SettingsDep
@@ -65,7 +89,11 @@ async def upload_examples(
     }
 
 
-@platform.patch("/platform/datasets/{dataset_id}/examples", response_model=ExamplesCreated)
+@platform.patch(
+    "/platform/datasets/{dataset_id}/examples",
+    response_model=ExamplesCreated,
+    openapi_extra=MULTIPART_EXAMPLES,
+)
 async def update_examples_multipart(
     dataset_id: UUID, request: Request, tenant: Tenant, writer: WriterDep, settings: SettingsDep
 ) -> Any:
