@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any, cast
 from uuid import UUID
 
 import duckdb
+import numpy as np
 
 from evaldelta.store import duckdb_delta
 from evaldelta.store.base import DeltaQuery
@@ -37,6 +39,9 @@ class _Capture:
 
     def fetchall(self) -> list[Any]:
         return []
+
+    def fetchnumpy(self) -> dict[str, Any]:
+        return defaultdict(lambda: np.zeros(0))  # no rows, whatever the columns
 
 
 @dataclass
