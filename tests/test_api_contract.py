@@ -824,9 +824,13 @@ def test_the_schema_documents_the_errors_each_operation_answers(
     assert "422" in documented("post", "/runs/batch")
     assert "429" in documented("post", "/runs/multipart")  # the writer's queue may be full
     assert "404" not in documented("get", "/datasets")  # a list never is
-    # The two open endpoints need no key, so they document no 401.
-    assert set(schema["paths"]["/api/v1/info"]["get"]["responses"]) == {"200"}
-    assert set(schema["paths"]["/health"]["get"]["responses"]) == {"200"}
+    # The key is declared as the operations' security (Swagger UI's "Authorize" then works);
+    # the two open endpoints need none, so they document no 401.
+    assert schema["components"]["securitySchemes"]["ApiKey"]["name"] == "x-api-key"
+    assert {"ApiKey": []} in schema["paths"]["/api/v1/runs/query"]["post"]["security"]
+    for path in ("/api/v1/info", "/health"):
+        assert set(schema["paths"][path]["get"]["responses"]) == {"200"}
+        assert "security" not in schema["paths"][path]["get"]
 
 
 def test_odd_but_valid_input_never_500s(http: httpx.Client) -> None:

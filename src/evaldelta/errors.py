@@ -97,6 +97,11 @@ _ERROR_MESSAGE = {
     "properties": {"detail": {"title": "Detail", "type": "string"}},
     "required": ["detail"],
 }
+# The key goes in x-api-key or as a bearer token: either one satisfies an operation.
+_SECURITY_SCHEMES = {
+    "ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+    "Bearer": {"type": "http", "scheme": "bearer"},
+}
 _MESSAGE = {"$ref": "#/components/schemas/ErrorMessage"}
 _VALIDATION = {"$ref": "#/components/schemas/HTTPValidationError"}
 _DESCRIPTIONS = {
@@ -164,13 +169,15 @@ def _error_response(code: int) -> dict[str, Any]:
 def document_errors(app: FastAPI) -> None:
     """Add the error responses of every operation to the app's OpenAPI schema, once, here,
     rather than on each route: a client (or a schema-driven test) then knows every status
-    it can be answered with, each in the one error shape."""
+    it can be answered with, each in the one error shape, and which operations need the
+    API key."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         schema = generate()
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.setdefault("ErrorMessage", _ERROR_MESSAGE)
+        schema["components"].setdefault("securitySchemes", {}).update(_SECURITY_SCHEMES)
         routes = sorted(
             (r for r in _api_routes(app.routes) if r.include_in_schema),
             key=lambda r: -len(r.path_format),
@@ -189,8 +196,11 @@ def document_errors(app: FastAPI) -> None:
                 if route is None:
                     continue
                 responses = operation["responses"]
-                for code in error_statuses(route):
+                codes = error_statuses(route)
+                for code in codes:
                     responses.setdefault(str(code), _error_response(code))
+                if 401 in codes:
+                    operation.setdefault("security", [{name: []} for name in _SECURITY_SCHEMES])
                 operation["responses"] = dict(sorted(responses.items()))
         return schema
 
