@@ -293,16 +293,57 @@ def _apply_feedback(conn: Connection, tenant_id: UUID, rows: list[Row]) -> None:
     latest = {r["id"]: {**r, "tenant_id": tenant_id} for r in rows}
     if not latest:
         return
-    old = {r["id"]: r for r in _feedback_by(conn, tenant_id, "id", list(latest))}
+    # Most ids are new: a narrow probe finds the few that are not, and only those are read
+    # whole (their old place may need a tombstone).
+    known = [
+        t[0]
+        for t in conn.tuples(
+            "SELECT DISTINCT id FROM feedback WHERE tenant_id = ? AND id IN ?",
+            [tenant_id, list(latest)],
+        )
+    ]
+    old = {r["id"]: r for r in _feedback_by(conn, tenant_id, "id", known)}
     runs = _runs_of(conn, tenant_id, _run_ids(latest.values()))
     placed = [_place(r, runs.get(r.get("run_id"))) for r in latest.values()]
     put(conn, "feedback_versions", placed, old)
     # The run may have been written, or moved, by another server since we read it.
-    _reconcile_feedback(conn, tenant_id, _feedback_by(conn, tenant_id, "id", list(latest)))
+    _reconcile(conn, tenant_id, "id", list(latest))
 
 
 def _run_ids(rows: Iterable[Row]) -> list[UUID]:
     return list({r["run_id"] for r in rows if r.get("run_id") is not None})
+
+
+PLACE = ("run_session_id", "run_example_id", "run_is_root")
+NARROW = (
+    "id, version, tenant_id, key, run_id, session_id, run_session_id, run_example_id, run_is_root"
+)
+
+
+def _reconcile(conn: Connection, tenant_id: UUID, column: str, ids: list[UUID]) -> None:
+    """Reconcile the feedback whose ``column`` is in ``ids``, reading whole rows only of
+    the feedback that needs it: live at two places, or not at its run's place.  Usually
+    none does, and a narrow read of the sort key and run id is all it costs."""
+    if not ids:
+        return
+    rows = conn.rows(
+        f"SELECT {NARROW} FROM feedback WHERE tenant_id = ? AND {column} IN ?",
+        [tenant_id, ids],
+        versions=True,
+    )
+    runs = _runs_of(conn, tenant_id, _run_ids(rows))
+    seen: set[Any] = set()
+    care: set[Any] = set()
+    for row in rows:
+        if row["id"] in seen:
+            care.add(row["id"])
+            continue
+        seen.add(row["id"])
+        want = _place(row, runs.get(row.get("run_id")))
+        if any(want[k] != row[k] for k in PLACE):
+            care.add(row["id"])
+    if care:
+        _reconcile_feedback(conn, tenant_id, _feedback_by(conn, tenant_id, "id", list(care)))
 
 
 def _reconcile_feedback(conn: Connection, tenant_id: UUID, current: list[Row]) -> None:
@@ -331,8 +372,7 @@ def apply_ingest(conn: Connection, batches: list[IngestBatch]) -> None:
         if batch.run_ops:
             runs = _apply_runs(conn, tenant_id, batch.run_ops)
             # Feedback that came before its run (to this server or another) moves to it.
-            earlier = _feedback_by(conn, tenant_id, "run_id", [r["id"] for r in runs])
-            _reconcile_feedback(conn, tenant_id, earlier)
+            _reconcile(conn, tenant_id, "run_id", [r["id"] for r in runs])
         _apply_feedback(conn, tenant_id, batch.feedback)
 
 
