@@ -42,6 +42,8 @@ from evaldelta.bench.workload import generate
 
 @dataclass(frozen=True)
 class LoadOptions:
+    """One load test: the data's scale, how long, how many streams and ingest clients."""
+
     scale: Scale
     seconds: float
     out: Path
