@@ -11,13 +11,13 @@ from fastapi.responses import JSONResponse
 
 from evaldelta import __version__
 from evaldelta.auth import KeyCache
-from evaldelta.errors import error_body, install_error_handlers
+from evaldelta.errors import install_error_handlers
 from evaldelta.ingest.writer import Writer
 from evaldelta.limits import BodySizeLimit
 from evaldelta.routes import datasets, deltas, examples, feedback, info, runs, sessions
 from evaldelta.settings import Settings
 from evaldelta.store.base import Store
-from evaldelta.streams import StreamLimits, StreamRegistry, TooManyStreams
+from evaldelta.streams import StreamLimits, StreamRegistry
 from evaldelta.web import router as web_router
 
 # At shutdown, how long the store queries of streams that were cut short may still run
@@ -88,13 +88,6 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.streams = streams
     install_error_handlers(app)
-
-    async def too_many_streams(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, TooManyStreams)
-        headers = {"Retry-After": str(exc.retry_after)}
-        return JSONResponse(error_body(exc), status_code=exc.status_code, headers=headers)
-
-    app.add_exception_handler(TooManyStreams, too_many_streams)
 
     async def too_deep(_: Request, __: Exception) -> JSONResponse:
         detail = [{"loc": ["body"], "msg": "JSON nested too deeply", "type": "value_error"}]

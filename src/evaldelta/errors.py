@@ -15,9 +15,11 @@ from fastapi.routing import APIRoute
 
 
 class DomainError(Exception):
-    """An error a client can act on; ``status_code`` is what the API answers."""
+    """An error a client can act on; ``status_code`` is what the API answers, and
+    ``retry_after`` (seconds), when set, goes out as a ``Retry-After`` header."""
 
     status_code = 400
+    retry_after: int | None = None
 
     def __init__(self, message: str, *, loc: list[str | int] | None = None) -> None:
         super().__init__(message)
@@ -83,7 +85,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def handle(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
-        headers = {"WWW-Authenticate": "ApiKey"} if exc.status_code == 401 else None
+        headers = {"WWW-Authenticate": "ApiKey"} if exc.status_code == 401 else {}
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(exc.retry_after)
         return _AsciiJSON(error_body(exc), status_code=exc.status_code, headers=headers)
 
     app.add_exception_handler(DomainError, handle)

@@ -30,6 +30,7 @@ class Overloaded(DomainError):
     """The write queue is full: the client should retry later."""
 
     status_code = 429
+    retry_after = 1
 
 
 @dataclass
