@@ -192,3 +192,6 @@ def test_bench_command_on_chdb_with_the_bulk_path(tmp_path: Path) -> None:
     assert result["ingest_feedback_rows"] < result["feedback_rows"]  # the HTTP sample only
     assert result["bulk_feedback_rows_per_s"] > 0
     assert result["disk_bytes"] > 0
+    profile = result["profile"]
+    assert profile["engine_delta_all_keys_s"] > 0 and profile["sql_without_dedup_s"] > 0, profile
+    assert "FINAL" in (tmp_path / profile["explain_file"]).read_text()

@@ -172,6 +172,14 @@ class _Run:
         }
 
     def profile(self, catalog: Catalog, workload: Workload) -> None:
+        store = self.options.store or ""
+        if self.options.profile and store.startswith("chdb://"):
+            from evaldelta.bench.profile_clickhouse import profile_bench
+
+            task = self.progress.add_task("profiling the delta query", total=1)
+            self.result["profile"] = profile_bench(store, catalog, workload, self.options.out)
+            self.progress.update(task, completed=1)
+            return
         path = store_path(self.data_dir, self.options.store)
         if not self.options.profile or path is None:
             return
