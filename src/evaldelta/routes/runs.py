@@ -49,12 +49,15 @@ def multipart_batch(tenant: UUID, body: bytes, content_type: str) -> IngestBatch
     return batch
 
 
-async def _json_body(request: Request, settings: Any) -> Any:
-    body = await read_body(request, settings)
+def _loads(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as err:
         raise Invalid(f"body is not valid JSON: {err}", loc=["body"]) from err
+
+
+async def _json_body(request: Request, settings: Any) -> Any:
+    return _loads(await read_body(request, settings))
 
 
 @router.post("/runs/batch", status_code=202)
@@ -62,7 +65,14 @@ async def ingest_batch(
     request: Request, tenant: Tenant, writer: WriterDep, settings: SettingsDep
 ) -> dict[str, str]:
     """``{"post": [...], "patch": [...]}`` as JSON (the SDK's non-multipart path)."""
-    data = await _json_body(request, settings)
+    body = await read_body(request, settings)
+    await writer.ingest_parsed(lambda: json_batch(tenant, body))
+    return ACCEPTED
+
+
+def json_batch(tenant: UUID, body: bytes) -> IngestBatch:
+    """The validated runs of a decoded ``/runs/batch`` body."""
+    data = _loads(body)
     if not isinstance(data, dict):
         raise Invalid("body must be an object with 'post' and/or 'patch' lists", loc=["body"])
     batch = IngestBatch(tenant)
@@ -71,8 +81,7 @@ async def ingest_batch(
         if not isinstance(items, list):
             raise Invalid(f"'{kind}' must be a list", loc=["body", kind])
         batch.run_ops += run_ops(kind, items, loc=["body", kind])
-    await writer.ingest(batch)
-    return ACCEPTED
+    return batch
 
 
 @router.post("/runs", status_code=202)
@@ -121,8 +130,7 @@ def _compile(
 
 # trace_filter: the trace's root run must match; tree_filter: some run of the trace must.
 TRACE_WRAP = (
-    "EXISTS (SELECT 1 FROM runs t WHERE t.tenant_id = r.tenant_id"
-    " AND t.id = r.trace_id AND ({}))"
+    "EXISTS (SELECT 1 FROM runs t WHERE t.tenant_id = r.tenant_id AND t.id = r.trace_id AND ({}))"
 )
 TREE_WRAP = (
     "EXISTS (SELECT 1 FROM runs t WHERE t.tenant_id = r.tenant_id"
