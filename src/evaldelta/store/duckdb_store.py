@@ -480,11 +480,15 @@ class DuckDBStore:
                     found.append(read_example_ids(cur, tenant_id, dataset_id))
             return found[0]
 
-        cur.execute("BEGIN")
+        # One snapshot for the means and the ids (inside a caller's transaction, its own).
+        own = not getattr(self._local, "in_transaction", False)
+        if own:
+            cur.execute("BEGIN")
         try:
             result = read(cur, example_ids)
         finally:
-            cur.execute("ROLLBACK")  # read only: nothing to commit
+            if own:
+                cur.execute("ROLLBACK")  # read only: nothing to commit
         if found and found[0] is not cached and self._examples.version() == seen:
             self._examples.keep(tenant_id, dataset_id, seen, found[0])
         return result
