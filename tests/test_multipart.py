@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import io
 import threading
-import time
 import tracemalloc
 import uuid
 import zlib
@@ -336,7 +335,8 @@ def test_too_many_parts_is_413() -> None:
     assert error_of(parse_multipart, body, content_type, max_parts=3).status_code == 413
 
 
-def test_zstd_bomb_is_413_quickly_and_in_little_memory() -> None:
+def test_zstd_bomb_is_413_in_little_memory() -> None:
+    """Decoding stops at the limit: it never holds the gigabyte the frame expands to."""
     buffer = io.BytesIO()
     with zstandard.ZstdCompressor(level=3).stream_writer(buffer, closefd=False) as writer:
         zeros = bytes(1 << 20)
@@ -344,14 +344,13 @@ def test_zstd_bomb_is_413_quickly_and_in_little_memory() -> None:
             writer.write(zeros)
     bomb = buffer.getvalue()
     tracemalloc.start()
-    started = time.monotonic()
     try:
         err = error_of(decode_body, bomb, "zstd", max_decoded_bytes=10 << 20)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert err.status_code == 413
-    assert time.monotonic() - started < 5 and peak < 40 << 20
+    assert peak < 40 << 20
 
 
 def test_gzip_bomb_is_413() -> None:
