@@ -579,6 +579,7 @@ def test_validation_errors_have_fastapis_shape(http: httpx.Client) -> None:
     assert_422(http.post("/runs/query", json={"cursor": "not-a-cursor"}))
     assert_422(http.post("/runs/batch", json={"post": [{"id": "nope"}]}))
     assert_422(http.post("/runs/batch", json={"post": {"not": "a list"}}))
+    assert_422(http.post("/runs/batch", json={"post": [], "patch": {}}))  # empty, still not a list
     run_id = str(uuid4())
     body, headers = multipart_body([(f"post.{run_id}", b"{not json")])
     assert_422(http.post("/runs/multipart", content=body, headers=headers))

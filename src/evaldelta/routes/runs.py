@@ -23,7 +23,40 @@ router = APIRouter(tags=["runs"])
 ACCEPTED = {"message": "Runs batch ingested"}
 
 
-@router.post("/runs/multipart", status_code=202)
+def _body_doc(media_type: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAPI request body for a route that reads its raw body itself (to decompress
+    it, or to parse it faster than a model would)."""
+    return {"requestBody": {"required": True, "content": {media_type: {"schema": schema}}}}
+
+
+RUN = {"type": "object", "description": "A run's fields, as the SDK sends them."}
+MULTIPART_RUNS = _body_doc(
+    "multipart/form-data",
+    {
+        "type": "object",
+        "description": (
+            "Parts named post.<run id> and patch.<run id> (a JSON object of the run's fields),"
+            " post.<run id>.<field> and patch.<run id>.<field> for inputs, outputs, events,"
+            " extra, error and serialized (JSON), and feedback.<feedback id> (a JSON object);"
+            " optionally compressed as a whole (Content-Encoding zstd or gzip)."
+        ),
+        "additionalProperties": {"type": "string", "format": "binary"},
+    },
+)
+BATCH_RUNS = _body_doc(
+    "application/json",
+    {
+        "type": "object",
+        "properties": {
+            "post": {"type": ["array", "null"], "items": RUN},
+            "patch": {"type": ["array", "null"], "items": RUN},
+        },
+    },
+)
+ONE_RUN = _body_doc("application/json", RUN)
+
+
+@router.post("/runs/multipart", status_code=202, openapi_extra=MULTIPART_RUNS)
 async def ingest_multipart(
     request: Request, tenant: Tenant, writer: WriterDep, settings: SettingsDep
 ) -> dict[str, str]:
@@ -60,7 +93,7 @@ async def _json_body(request: Request, settings: Any) -> Any:
     return _loads(await read_body(request, settings))
 
 
-@router.post("/runs/batch", status_code=202)
+@router.post("/runs/batch", status_code=202, openapi_extra=BATCH_RUNS)
 async def ingest_batch(
     request: Request, tenant: Tenant, writer: WriterDep, settings: SettingsDep
 ) -> dict[str, str]:
@@ -77,14 +110,16 @@ def json_batch(tenant: UUID, body: bytes) -> IngestBatch:
         raise Invalid("body must be an object with 'post' and/or 'patch' lists", loc=["body"])
     batch = IngestBatch(tenant)
     for kind in ("post", "patch"):
-        items = data.get(kind) or []
+        items = data.get(kind)
+        if items is None:
+            continue
         if not isinstance(items, list):
             raise Invalid(f"'{kind}' must be a list", loc=["body", kind])
         batch.run_ops += run_ops(kind, items, loc=["body", kind])
     return batch
 
 
-@router.post("/runs", status_code=202)
+@router.post("/runs", status_code=202, openapi_extra=ONE_RUN)
 async def create_run(
     request: Request, tenant: Tenant, writer: WriterDep, settings: SettingsDep
 ) -> dict[str, str]:
@@ -93,7 +128,7 @@ async def create_run(
     return {"message": "Run created"}
 
 
-@router.patch("/runs/{run_id}", status_code=202)
+@router.patch("/runs/{run_id}", status_code=202, openapi_extra=ONE_RUN)
 async def update_run(
     run_id: UUID, request: Request, tenant: Tenant, writer: WriterDep, settings: SettingsDep
 ) -> dict[str, str]:
