@@ -67,8 +67,9 @@ def worlds(draw: st.DrawFn) -> World:
     for session in sessions:
         for example in examples:
             for _ in range(draw(st.integers(0, 3))):  # repetitions
-                root = RefRun(uuid4(), session, example.id, True,
-                              {"name": draw(st.sampled_from(["a", "b"]))})
+                root = RefRun(
+                    uuid4(), session, example.id, True, {"name": draw(st.sampled_from(["a", "b"]))}
+                )
                 runs.append(root)
                 for key, score, cmp in draw(st.lists(feedback_st, max_size=3)):
                     feedback.append(RefFeedback(root.id, key, score, cmp))
@@ -88,34 +89,53 @@ def load(store: Store, world: World) -> tuple[UUID, UUID]:
     def work() -> tuple[UUID, UUID]:
         tenant = store.write_tenant(f"t-{uuid4()}")
         dataset = store.write_dataset(tenant, {"name": "ds"})["id"]
-        store.write_examples(tenant, [
-            {"id": e.id, "dataset_id": dataset, "inputs": {}, "created_at": e.created_at}
-            for e in world.examples
-        ])
+        store.write_examples(
+            tenant,
+            [
+                {"id": e.id, "dataset_id": dataset, "inputs": {}, "created_at": e.created_at}
+                for e in world.examples
+            ],
+        )
         for session in world.sessions:
-            store.write_session(tenant, {"id": session, "name": str(session),
-                                         "reference_dataset_id": dataset}, upsert=False)
+            store.write_session(
+                tenant,
+                {"id": session, "name": str(session), "reference_dataset_id": dataset},
+                upsert=False,
+            )
         by_id = {r.id: r for r in world.runs}
         posts: list[dict[str, Any]] = []
         for run in world.runs:
             parent = None
             if not run.is_root:
-                parent = next(r.id for r in world.runs
-                              if r.is_root and r.session_id == run.session_id
-                              and r.example_id == run.example_id)
-            posts.append({
-                "id": str(run.id), "name": run.fields["name"], "run_type": "chain",
-                "start_time": "2026-01-02T00:00:00+00:00", "session_id": str(run.session_id),
-                "reference_example_id": str(run.example_id),
-                "parent_run_id": parent and str(parent),
-                "trace_id": str(parent or run.id),
-            })
+                parent = next(
+                    r.id
+                    for r in world.runs
+                    if r.is_root
+                    and r.session_id == run.session_id
+                    and r.example_id == run.example_id
+                )
+            posts.append(
+                {
+                    "id": str(run.id),
+                    "name": run.fields["name"],
+                    "run_type": "chain",
+                    "start_time": "2026-01-02T00:00:00+00:00",
+                    "session_id": str(run.session_id),
+                    "reference_example_id": str(run.example_id),
+                    "parent_run_id": parent and str(parent),
+                    "trace_id": str(parent or run.id),
+                }
+            )
         fb_raw = [
-            {"run_id": f.run_id and str(f.run_id), "key": f.key, "score": f.score,
-             "comparative_experiment_id": (
-                 f.comparative_experiment_id and str(f.comparative_experiment_id)
-             ),
-             "session_id": str(by_id[f.run_id].session_id) if f.run_id in by_id else None}
+            {
+                "run_id": f.run_id and str(f.run_id),
+                "key": f.key,
+                "score": f.score,
+                "comparative_experiment_id": (
+                    f.comparative_experiment_id and str(f.comparative_experiment_id)
+                ),
+                "session_id": str(by_id[f.run_id].session_id) if f.run_id in by_id else None,
+            }
             for f in world.feedback
         ]
         batch = IngestBatch(tenant, run_ops("post", posts, loc=[]), feedback_rows(fb_raw, loc=[]))
@@ -125,8 +145,11 @@ def load(store: Store, world: World) -> tuple[UUID, UUID]:
     return store.run_in_transaction(work)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                   HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(
     world=worlds(),
     key=st.sampled_from(KEYS),
@@ -136,8 +159,13 @@ def load(store: Store, world: World) -> tuple[UUID, UUID]:
     window=st.one_of(st.none(), st.tuples(st.integers(0, 4), st.integers(1, 3))),
 )
 def test_engine_equals_reference(
-    store: Store, world: World, key: str, lower: bool, filtered: int | None,
-    cmp: UUID | None, window: tuple[int, int] | None,
+    store: Store,
+    world: World,
+    key: str,
+    lower: bool,
+    filtered: int | None,
+    cmp: UUID | None,
+    window: tuple[int, int] | None,
 ) -> None:
     tenant, dataset = load(store, world)
     baseline, *comparisons = world.sessions
@@ -152,8 +180,15 @@ def test_engine_equals_reference(
     page = Page(*window) if window else None
     got = compute_key(store, query, key, lower, page)
     want = reference_delta(
-        world.examples, world.runs, world.feedback, baseline, comparisons, key,
-        lower_is_better=lower, run_filters=ref_filters, comparative_experiment_id=cmp,
+        world.examples,
+        world.runs,
+        world.feedback,
+        baseline,
+        comparisons,
+        key,
+        lower_is_better=lower,
+        run_filters=ref_filters,
+        comparative_experiment_id=cmp,
         window=window,
     )
     assert set(got) == {str(c) for c in comparisons}

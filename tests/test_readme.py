@@ -56,12 +56,17 @@ def test_fresh_clone_run_command_serves(tmp_path: Path) -> None:
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     port = free_port()
-    env = {**os.environ, "EVALDELTA_DATA_DIR": str(tmp_path / "data"),
-           "EVALDELTA_PORT": str(port)}
+    env = {**os.environ, "EVALDELTA_DATA_DIR": str(tmp_path / "data"), "EVALDELTA_PORT": str(port)}
     env.pop("VIRTUAL_ENV", None)
     log = (tmp_path / "serve.log").open("w+")
-    proc = subprocess.Popen(["bash", "-c", readme_commands()[0]], cwd=clone, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        ["bash", "-c", readme_commands()[0]],
+        cwd=clone,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 600
         key = None
@@ -77,8 +82,9 @@ def test_fresh_clone_run_command_serves(tmp_path: Path) -> None:
                     pass
             time.sleep(1)
         assert key, f"no key printed:\n{Path(log.name).read_text()[-3000:]}"
-        answer = httpx.get(f"http://127.0.0.1:{port}/api/v1/datasets",
-                           headers={"x-api-key": key}, timeout=10)
+        answer = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/datasets", headers={"x-api-key": key}, timeout=10
+        )
         assert answer.status_code == 200 and answer.json() == []
         assert (tmp_path / "data" / "default-api-key").stat().st_mode & 0o777 == 0o600
     finally:

@@ -69,8 +69,12 @@ def test_evaluate_end_to_end(sdk_server: Server) -> None:
         ],
     )
     results = client.evaluate(
-        target, data=dataset.name, evaluators=[exact_match, is_short, tone, always_fails],
-        summary_evaluators=[pass_rate], experiment_prefix="exp", num_repetitions=REPETITIONS,
+        target,
+        data=dataset.name,
+        evaluators=[exact_match, is_short, tone, always_fails],
+        summary_evaluators=[pass_rate],
+        experiment_prefix="exp",
+        num_repetitions=REPETITIONS,
     )
     experiment = results.experiment_name
     client.flush()
@@ -95,7 +99,10 @@ def test_evaluate_end_to_end(sdk_server: Server) -> None:
     for fb in feedback:
         by_key.setdefault(fb.key, []).append(fb)
     assert {k: len(v) for k, v in by_key.items()} == {
-        "exact_match": 20, "is_short": 20, "tone": 20, "always_fails": 20,
+        "exact_match": 20,
+        "is_short": 20,
+        "tone": 20,
+        "always_fails": 20,
     }
     run_by_id = {r.id: r for r in runs}
     for fb in by_key["exact_match"]:
