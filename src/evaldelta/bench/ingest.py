@@ -1,25 +1,28 @@
 """Concurrent ingest through ``POST /runs/multipart``, from several client processes.
 
-Each process regenerates the experiments it sends (see ``workload``), encodes SDK-shaped
-bodies (see ``payload``) and posts them one after another on its own connection; the
-server answers once a request's batch is committed, so the wall time from the first body
-to the last answer is the ingest time.  A 429 (the writer's queue is full) is retried after
-a short pause and counted.
+Each process takes a fixed share of the work, regenerates the experiments it sends (see
+``workload``) and encodes its SDK-shaped bodies (see ``payload``) before the clock starts:
+on a two-core machine the clients' encoding would otherwise take a third of the CPU the
+server is being measured on (real clients run elsewhere).  Then, all at once, each posts
+its bodies one after another on its own connection; the server answers once a request's
+batch is committed, so the wall time from the first body to the last answer is the ingest
+time.  A 429 (the writer's queue is full) is retried after a short pause and counted.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import os
+import queue
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
 from evaldelta.bench.ids import IdSpace
-from evaldelta.bench.payload import encode_runs
+from evaldelta.bench.payload import Body, encode_runs
 from evaldelta.bench.records import Experiment
 from evaldelta.bench.scales import Scale
 from evaldelta.bench.workload import ExperimentData, generate_experiment, keys_for
@@ -58,6 +61,7 @@ class TaskResult:
     encode_s: float = 0.0
     post_s: float = 0.0
     request_s: list[float] = field(default_factory=list)
+    finished: float = 0.0  # time.monotonic() of the last answer (one clock for all processes)
 
     def add(self, other: TaskResult) -> None:
         self.runs += other.runs
@@ -68,6 +72,7 @@ class TaskResult:
         self.encode_s += other.encode_s
         self.post_s += other.post_s
         self.request_s += other.request_s
+        self.finished = max(self.finished, other.finished)
 
     def request_percentile(self, q: float) -> float:
         """Seconds of the request at quantile ``q`` (0..1) of all answered requests."""
@@ -106,42 +111,43 @@ def plan_tasks(scale: Scale, runs_per_request: int) -> list[Task]:
 
 # --- inside a client process -------------------------------------------------------------
 
-_plan: IngestPlan | None = None
-_client: httpx.Client | None = None
 _cache: dict[int, ExperimentData] = {}
 
 
-def _init(plan: IngestPlan) -> None:
-    global _plan, _client
-    _plan = plan
-    _client = httpx.Client(
-        base_url=plan.url, headers={"x-api-key": plan.api_key}, timeout=httpx.Timeout(300.0)
-    )
-    _experiment(0)  # the baseline, which every comparison is derived from
-
-
-def _experiment(index: int) -> ExperimentData:
-    assert _plan is not None
+def _experiment(plan: IngestPlan, index: int) -> ExperimentData:
     if index not in _cache:
-        if index != 0:  # keep the baseline and the experiment being sent, nothing more
+        if index != 0:  # keep the baseline and the experiment being encoded, nothing more
             for old in [k for k in _cache if k != 0]:
                 del _cache[old]
-        baseline = _cache.get(0)
-        _cache[index] = generate_experiment(_plan.scale, _plan.seed, index, baseline)
+        if index != 0 and 0 not in _cache:
+            _cache[0] = generate_experiment(plan.scale, plan.seed, 0, None)
+        _cache[index] = generate_experiment(plan.scale, plan.seed, index, _cache.get(0))
     return _cache[index]
 
 
-def _warm() -> int:
-    """Keep this worker busy for a moment, so that the next warm-up lands on another."""
-    time.sleep(0.3)
-    return os.getpid()
+def _encode(plan: IngestPlan, task: Task) -> list[Body]:
+    """The bodies of one task's examples, one per ``runs_per_request`` runs."""
+    keys = keys_for(plan.scale)
+    data = _experiment(plan, task.experiment)
+    experiment = plan.experiments[task.experiment]
+    step = examples_per_request(plan.scale, plan.runs_per_request)
+    return [
+        encode_runs(
+            plan.ids,
+            keys,
+            experiment,
+            data,
+            range(first, min(first + step, task.stop_example)),
+            zstd_level=plan.zstd_level,
+        )
+        for first in range(task.first_example, task.stop_example, step)
+    ]
 
 
-def _post(body_content: bytes, headers: dict[str, str], result: TaskResult) -> None:
-    assert _client is not None
+def _post(client: httpx.Client, body: Body, result: TaskResult) -> None:
     while True:
         started = time.perf_counter()
-        response = _client.post("/runs/multipart", content=body_content, headers=headers)
+        response = client.post("/runs/multipart", content=body.content, headers=body.headers)
         elapsed = time.perf_counter() - started
         result.post_s += elapsed
         result.request_s.append(elapsed)
@@ -156,34 +162,31 @@ def _post(body_content: bytes, headers: dict[str, str], result: TaskResult) -> N
         return
 
 
-def run_task(task: Task) -> TaskResult:
-    """Send the runs of one task's examples, one request per ``runs_per_request`` runs."""
-    assert _plan is not None
-    plan = _plan
-    keys = keys_for(plan.scale)
-    data = _experiment(task.experiment)
-    experiment = plan.experiments[task.experiment]
-    step = examples_per_request(plan.scale, plan.runs_per_request)
-    result = TaskResult()
-    for first in range(task.first_example, task.stop_example, step):
-        started = time.perf_counter()
-        examples = range(first, min(first + step, task.stop_example))
-        body = encode_runs(plan.ids, keys, experiment, data, examples, zstd_level=plan.zstd_level)
-        result.encode_s += time.perf_counter() - started
-        _post(body.content, body.headers, result)
-        result.runs += body.runs
-        result.feedback += body.feedback
-        result.requests += 1
-        result.body_bytes += len(body.content)
-    return result
+def run_share(plan: IngestPlan, tasks: list[Task], start: Any, progress: Any) -> TaskResult:
+    """One client process: encode every body of its tasks, wait at ``start`` (a barrier
+    shared with the other clients and the driver), then post them all; each answered
+    request goes to ``progress`` (a queue) as a ``TaskResult``."""
+    encode = time.process_time()
+    bodies = [body for task in tasks for body in _encode(plan, task)]
+    encoded = time.process_time() - encode
+    _cache.clear()
+    progress.put(("encoded", sum(b.feedback for b in bodies)))
+    start.wait()
+    total = TaskResult(encode_s=encoded)
+    with httpx.Client(
+        base_url=plan.url, headers={"x-api-key": plan.api_key}, timeout=httpx.Timeout(300.0)
+    ) as client:
+        for body in bodies:
+            one = TaskResult(runs=body.runs, feedback=body.feedback, requests=1)
+            one.body_bytes = len(body.content)
+            _post(client, body, one)
+            progress.put(("sent", one))
+            total.add(one)
+    total.finished = time.monotonic()
+    return total
 
 
 # --- the driver ----------------------------------------------------------------------------
-
-
-def _completed(futures: list[Future[TaskResult]]) -> Iterator[TaskResult]:
-    for future in as_completed(futures):
-        yield future.result()
 
 
 def run_ingest(
@@ -191,11 +194,13 @@ def run_ingest(
     clients: int,
     on_progress: Callable[[TaskResult], None],
     max_feedback: int | None = None,
+    on_encoded: Callable[[int], None] | None = None,
 ) -> IngestResult:
     """Send every run and its feedback (or the first tasks' up to ``max_feedback`` rows)
-    from ``clients`` processes; time the whole of it.
+    from ``clients`` processes; time the posting of it all.
 
-    The processes start, import and generate the baseline before the clock starts.
+    The processes start, import, generate and encode their bodies before the clock starts
+    (``on_encoded`` hears of each client's rows once it is ready).
     """
     tasks = plan_tasks(plan.scale, plan.runs_per_request)
     if max_feedback is not None:
@@ -205,21 +210,39 @@ def run_ingest(
             rows += per_task[keep] * plan.scale.keys
             keep += 1
         tasks = tasks[:keep]
+    clients = max(1, min(clients, len(tasks)))
+    shares = [tasks[i::clients] for i in range(clients)]
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        clients, mp_context=context, initializer=_init, initargs=(plan,)
-    ) as pool:
-        # Start every worker before timing: each runs _init once, on its first task.
-        pids: set[int] = set()
-        for _ in range(10):
-            pids |= {f.result() for f in [pool.submit(_warm) for _ in range(clients)]}
-            if len(pids) >= clients:
-                break
+    with context.Manager() as manager, ProcessPoolExecutor(clients, mp_context=context) as pool:
+        start = manager.Barrier(clients + 1)
+        progress = manager.Queue()
+        futures = [pool.submit(run_share, plan, share, start, progress) for share in shares]
+        ready = 0
+        while ready < clients:
+            item = _next(progress, futures)
+            if item is not None and item[0] == "encoded":
+                ready += 1
+                if on_encoded is not None:
+                    on_encoded(item[1])
+        start.wait()
+        started = time.monotonic()
+        while (item := _next(progress, futures)) is not None or not all(f.done() for f in futures):
+            if item is not None:
+                on_progress(item[1])
         totals = TaskResult()
-        started = time.perf_counter()
-        futures = [pool.submit(run_task, task) for task in tasks]
-        for result in _completed(futures):
-            totals.add(result)
-            on_progress(result)
-        wall = time.perf_counter() - started
-    return IngestResult(wall, clients, totals)
+        for future in futures:
+            totals.add(future.result())
+    return IngestResult(totals.finished - started, clients, totals)
+
+
+def _next(progress: Any, futures: list[Future[TaskResult]]) -> tuple[str, Any] | None:
+    """The next progress item, or None after a short wait; a client's failure is raised."""
+    for future in futures:
+        failure = future.exception() if future.done() else None
+        if failure is not None:
+            raise failure
+    try:
+        item: tuple[str, Any] = progress.get(timeout=0.2)
+    except queue.Empty:
+        return None
+    return item

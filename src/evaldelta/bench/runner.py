@@ -101,6 +101,7 @@ class _Run:
         options, scale = self.options, self.options.scale
         limit = options.http_sample_rows if options.ingest == "store" else None
         total = min(limit or scale.feedback_rows, scale.feedback_rows)
+        encoding = self.progress.add_task("encode bodies before timing (rows)", total=total)
         task = self.progress.add_task("ingest over HTTP (rows)", total=total)
         plan = IngestPlan(
             server.url,
@@ -125,7 +126,13 @@ class _Run:
                 rate = sent.feedback / (now - started)
                 self.console.log(f"ingest: {sent.feedback:,} feedback rows, {rate:,.0f}/s")
 
-        ingested = run_ingest(plan, options.clients, advance, limit)
+        ingested = run_ingest(
+            plan,
+            options.clients,
+            advance,
+            limit,
+            lambda rows: self.progress.advance(encoding, rows),
+        )
         totals = ingested.totals
         self.result |= {
             "ingest_s": ingested.wall_s,
