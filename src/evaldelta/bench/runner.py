@@ -114,8 +114,12 @@ class _Run:
             options.zstd_level,
         )
         sent = TaskResult()
-        started = time.perf_counter()
-        last_note = [started]
+        # When posting began (the last client to finish encoding), and the last log line.
+        started, last_note = [time.perf_counter()], [time.perf_counter()]
+
+        def encoded(rows: int) -> None:
+            self.progress.advance(encoding, rows)
+            started[0] = last_note[0] = time.perf_counter()
 
         def advance(done: TaskResult) -> None:
             self.progress.advance(task, done.feedback)
@@ -123,16 +127,10 @@ class _Run:
             now = time.perf_counter()
             if not self.console.is_terminal and now - last_note[0] >= 30:  # logs, CI
                 last_note[0] = now
-                rate = sent.feedback / (now - started)
+                rate = sent.feedback / (now - started[0])
                 self.console.log(f"ingest: {sent.feedback:,} feedback rows, {rate:,.0f}/s")
 
-        ingested = run_ingest(
-            plan,
-            options.clients,
-            advance,
-            limit,
-            lambda rows: self.progress.advance(encoding, rows),
-        )
+        ingested = run_ingest(plan, options.clients, advance, limit, encoded)
         totals = ingested.totals
         self.result |= {
             "ingest_s": ingested.wall_s,
