@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -26,7 +27,8 @@ SETTLE_SECONDS = 5.0
 
 
 def open_store(url: str) -> Store:
-    """The store a URL names: ``duckdb:///path/to/file.duckdb``,
+    """The store a URL names: ``duckdb:///path/to/file.duckdb`` (``?memory_limit=4GB`` sets
+    DuckDB's buffer pool, 1GB by default),
     ``clickhouse://user:password@host:8123/database`` or ``chdb:///path/to/dir``."""
     scheme, sep, rest = url.partition("://")
     if not sep:
@@ -35,8 +37,15 @@ def open_store(url: str) -> Store:
         case "duckdb":
             from evaldelta.store.duckdb_store import DuckDBStore
 
+            rest, _, query = rest.partition("?")
+            options = dict(parse_qsl(query, keep_blank_values=True))
+            unknown = set(options) - {"memory_limit"}
+            if unknown:
+                raise ValueError(
+                    f"unknown DuckDB store option(s) {sorted(unknown)}; supported: memory_limit"
+                )
             path = rest[1:] if rest.startswith("/") and rest[1:2] == "/" else rest
-            return DuckDBStore(Path(path))
+            return DuckDBStore(Path(path), **options)
         case "clickhouse" | "clickhouses" | "chdb":
             try:
                 from evaldelta.store.clickhouse_store import ClickHouseStore

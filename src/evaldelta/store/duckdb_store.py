@@ -64,10 +64,16 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def open_duckdb(path: Path) -> duckdb.DuckDBPyConnection:
+# DuckDB's own default buffer pool is 80 % of the machine's memory: a server sharing its
+# machine should not grow to that, and the delta reads one key's feedback at a time, which
+# a smaller pool (with the OS's page cache behind it) serves as well.
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+
+def open_duckdb(path: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) a DuckDB file and bring its schema up to date."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(str(path), config={"memory_limit": memory_limit})
     con.execute("SET TimeZone = 'UTC'")
     migrate(con)
     return con
@@ -92,9 +98,9 @@ class DuckDBStore:
 
     filter_dialect: Dialect = DUCKDB
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> None:
         self.path = path
-        self._con = open_duckdb(path)
+        self._con = open_duckdb(path, memory_limit)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._examples = ExampleOrder()
