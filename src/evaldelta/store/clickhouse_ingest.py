@@ -28,7 +28,7 @@ from evaldelta.store.base import IngestBatch, Row, RunOp
 from evaldelta.store.clickhouse_sql import Connection
 from evaldelta.store.clickhouse_versions import name_id, put, settle, tombstone, tombstone_where
 from evaldelta.store.duckdb_ingest import RUN_JSON, _finish_run, _merge
-from evaldelta.store.sqlrows import load_json
+from evaldelta.store.sqlrows import load_json, session_reference
 
 ZERO = UUID(int=0)
 RUN_UUIDS = ("id", "trace_id", "parent_run_id", "session_id", "reference_example_id")
@@ -131,14 +131,10 @@ def _resolve_session(
     conn: Connection, tenant_id: UUID, fields: Row, seen: dict[Any, UUID]
 ) -> UUID | None:
     """The session a run op names, created on first sight of an unknown name or id."""
-    if "session_id" in fields:
-        cache_key: Any = fields["session_id"]
-        row = {"id": fields["session_id"], "name": fields.get("session_name")}
-    elif "session_name" in fields:
-        cache_key = ("name", fields["session_name"])
-        row = {"name": fields["session_name"]}
-    else:
+    named = session_reference(fields)
+    if named is None:
         return None
+    cache_key, row = named
     if cache_key not in seen:
         found = _session(conn, tenant_id, "id = ?", row["id"]) if "id" in row else None
         if found is None:

@@ -10,7 +10,7 @@ import duckdb
 
 from evaldelta.errors import Conflict, NotFound
 from evaldelta.store.base import Row
-from evaldelta.store.sqlrows import dump_json, fetch_rows
+from evaldelta.store.sqlrows import dump_json, fetch_rows, session_reference
 
 
 def _session(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, where: str, param: Any) -> Row | None:
@@ -110,20 +110,13 @@ def resolve_session(
 
     ``seen`` caches answers for the length of one batch (a batch names few sessions).
     """
-    if "session_id" in fields:
-        cache_key: Any = fields["session_id"]
-        row = {"id": fields["session_id"], "name": fields.get("session_name")}
-    elif "session_name" in fields:
-        cache_key = ("name", fields["session_name"])
-        row = {"name": fields["session_name"]}
-    else:
+    named = session_reference(fields)
+    if named is None:
         return None
+    cache_key, row = named
     if cache_key not in seen:
-        if "id" in row:
-            found = _session(cur, tenant_id, "id = ?", row["id"])
-            if found is None:
-                found = write_session(cur, tenant_id, row, upsert=True)
-        else:
+        found = _session(cur, tenant_id, "id = ?", row["id"]) if "id" in row else None
+        if found is None:
             found = write_session(cur, tenant_id, row, upsert=True)
         seen[cache_key] = UUID(str(found["id"]))
     return seen[cache_key]

@@ -70,3 +70,16 @@ def fetch_rows(cur: Cursor, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         {n: (load_json(v) if j else v) for n, j, v in zip(names, decode, row, strict=True)}
         for row in cur.fetchall()
     ]
+
+
+def session_reference(fields: Row) -> tuple[Any, Row] | None:
+    """The session a run op names: a cache key for one batch and the session row to look
+    up by id or create (by id, or by name alone); None when it names none."""
+    if "session_id" in fields:
+        return fields["session_id"], {
+            "id": fields["session_id"],
+            "name": fields.get("session_name"),
+        }
+    if "session_name" in fields:
+        return ("name", fields["session_name"]), {"name": fields["session_name"]}
+    return None
