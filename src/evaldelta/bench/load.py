@@ -23,7 +23,7 @@ from typing import Any
 
 from rich.console import Console
 
-from evaldelta.bench import load_report, machine
+from evaldelta.bench import load_report, machine, report
 from evaldelta.bench.floor import floor_data, floor_deltas
 from evaldelta.bench.load_clients import (
     IngestJob,
@@ -201,7 +201,7 @@ def run_load(options: LoadOptions, console: Console) -> dict[str, Any]:
         and not problems
         and result["streams_complete"] >= options.streams
     )
-    md = load_report.write(result, options.out)
+    md = report.write(result, options.out, load_report.markdown)
     if result["ok"]:
         shutil.rmtree(work, ignore_errors=True)  # the data too, unless --data-dir
     else:

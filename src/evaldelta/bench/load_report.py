@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
-
-import orjson
 
 from evaldelta.bench.load_clients import IngestOutcome, StreamSample
 
@@ -136,12 +133,3 @@ def markdown(result: Result) -> str:
             lines.append(f"| {label} | {value}{' ' + unit if unit and value != '—' else ''} |")
     lines.append(f"| zero errors | {_fmt(result['ok'])} |")
     return "\n".join(lines) + "\n"
-
-
-def write(result: Result, out: Path) -> Path:
-    """Write ``out`` (JSON) and the Markdown table beside it; return the Markdown path."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-    md = out.with_suffix(".md")
-    md.write_text(markdown(result))
-    return md

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +68,12 @@ def markdown(result: Result) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(result: Result, out: Path) -> Path:
-    """Write ``out`` (JSON) and the Markdown table beside it; return the Markdown path."""
+def write(result: Result, out: Path, render: Callable[[Result], str] = markdown) -> Path:
+    """Write ``out`` (JSON) and ``render``'s Markdown beside it; return the Markdown path."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
     md = out.with_suffix(".md")
-    md.write_text(markdown(result))
+    md.write_text(render(result))
     return md
 
 
