@@ -4,7 +4,7 @@ The ClickHouse store's ingest reads before it writes (the op log, the run's stor
 feedback already there) so that several servers can write at once; at a few thousand
 feedback rows a second, L (22 M rows) would take hours.  This path writes what that ingest
 would leave for a fresh workload: runs made by the store's own merge code from the same
-posts the SDK sends (``_merge``, ``_finish_run``), and feedback placed on its runs, built
+posts the SDK sends (``run_merge``), and feedback placed on its runs, built
 inside ClickHouse from the workload's score arrays (one Arrow insert per experiment, then
 one ``INSERT ... SELECT``).  The op log and the read-merge steps are skipped, so its rate is
 reported as the bulk rate, never as ingest; the columns the delta reads are exactly
@@ -28,7 +28,7 @@ from evaldelta.bench.workload import CATEGORIES, ExperimentData, generate_experi
 from evaldelta.ingest.records import run_ops
 from evaldelta.store.clickhouse_sql import Connection, connect
 from evaldelta.store.clickhouse_versions import encode, now_micros
-from evaldelta.store.duckdb_ingest import RUN_JSON, _finish_run, _merge
+from evaldelta.store.run_merge import RUN_JSON, finish_run, merge_op
 from evaldelta.store.sqlrows import load_json
 
 SOURCE = "bench_feedback_source"
@@ -89,14 +89,14 @@ def _runs(
     """Insert one experiment's runs (from the feedback source's rows of the first key).
 
     The JSON documents that are the same for every run are taken from the store's own merge
-    of one real post (``_merge``, ``_finish_run``), so they are stored byte for byte as
+    of one real post (``run_merge``), so they are stored byte for byte as
     ingest stores them."""
     post = run_record(ids, (), experiment, data, 0, 0)
     op = run_ops("post", [{**post.main, **post.fields}], loc=["body", "post"])[0]
     state: dict[str, object] = {}
-    _merge(state, op, set())
+    merge_op(state, op, set())
     state["session_id"] = UUID(experiment.session_id)
-    finished = _finish_run(UUID(int=0), state, set())
+    finished = finish_run(UUID(int=0), state, set())
     model = encode({k: (load_json(v) if k in RUN_JSON else v) for k, v in finished.items()})
     params: list[object] = [
         ids.prefix(Kind.EXAMPLE),

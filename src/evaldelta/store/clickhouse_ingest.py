@@ -17,7 +17,7 @@ Several servers may write to one ClickHouse at once, with no transactions betwee
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -27,16 +27,12 @@ from evaldelta.errors import Conflict, NotFound
 from evaldelta.store.base import IngestBatch, Row, RunOp
 from evaldelta.store.clickhouse_sql import Connection
 from evaldelta.store.clickhouse_versions import name_id, put, settle, tombstone, tombstone_where
-from evaldelta.store.duckdb_ingest import RUN_JSON, _finish_run, _merge
+from evaldelta.store.run_merge import RUN_JSON, finish_run, merge_op, now
 from evaldelta.store.sqlrows import load_json, session_reference
 
 ZERO = UUID(int=0)
 RUN_UUIDS = ("id", "trace_id", "parent_run_id", "session_id", "reference_example_id")
 RUN_TIMES = ("start_time", "end_time", "first_token_time")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- sessions ---------------------------------------------------------------------------
@@ -83,7 +79,7 @@ def write_session(conn: Connection, tenant_id: UUID, row: Row, *, upsert: bool) 
         "id": session_id,
         "name": name,
         "description": row.get("description"),
-        "start_time": row.get("start_time") or _now(),
+        "start_time": row.get("start_time") or now(),
         "end_time": row.get("end_time"),
         "extra": row.get("extra"),
         "reference_dataset_id": row.get("reference_dataset_id"),
@@ -223,7 +219,7 @@ def _apply_runs(conn: Connection, tenant_id: UUID, ops: list[RunOp]) -> list[Row
         if int(version) <= since.get(run_id, -1):
             continue
         state, patched = states[run_id]
-        _merge(state, RunOp(kind, _decode_op(text)), patched)
+        merge_op(state, RunOp(kind, _decode_op(text)), patched)
     seen: dict[Any, UUID] = {}
     rows = []
     for state, patched in states.values():
@@ -231,7 +227,7 @@ def _apply_runs(conn: Connection, tenant_id: UUID, ops: list[RunOp]) -> list[Row
             state["session_id"] = _resolve_session(
                 conn, tenant_id, {"session_name": "default"}, seen
             )
-        row = _finish_run(tenant_id, state, patched)
+        row = finish_run(tenant_id, state, patched)
         rows.append({k: (load_json(v) if k in RUN_JSON else v) for k, v in row.items()})
     put(conn, "runs_versions", rows, live, at_least=read_at)
     # Another server may have stored one of these runs in another project meanwhile.
@@ -379,7 +375,7 @@ def write_feedback_update(
     found = _feedback_by(conn, tenant_id, "id", [feedback_id])
     if not found:
         raise NotFound(f"Feedback {feedback_id} not found")
-    row = {**_strip(found[0]), **changes, "modified_at": _now()}
+    row = {**_strip(found[0]), **changes, "modified_at": now()}
     put(conn, "feedback_versions", [row], {feedback_id: found[0]})
 
 

@@ -14,7 +14,7 @@ import orjson
 
 from evaldelta.store.base import Page, Row
 from evaldelta.store.clickhouse_sql import Connection
-from evaldelta.store.duckdb_reads import _decode_cursor, _encode_cursor
+from evaldelta.store.cursors import decode_cursor, encode_cursor
 
 FEEDBACK_PLACE = ("run_session_id", "run_example_id", "run_is_root")
 
@@ -215,7 +215,7 @@ def query_runs(
         params += filter_sql[1]
     desc = order == "desc"
     if cursor:
-        stamp, run_id = _decode_cursor(cursor)
+        stamp, run_id = decode_cursor(cursor)
         op = "<" if desc else ">"
         sql.append(f"AND (r.start_time {op} ? OR (r.start_time = ? AND toString(r.id) {op} ?))")
         params += [stamp, stamp, str(run_id)]
@@ -242,7 +242,7 @@ def query_runs(
             for name in ("total_cost", "prompt_cost", "completion_cost"):
                 row[name] = None if row[name] is None else str(row[name])
             row["app_path"] = f"/projects/p/{row['session_id']}/r/{row['id']}"
-    next_cursor = _encode_cursor(rows[-1]["start_time"], rows[-1]["id"]) if more else None
+    next_cursor = encode_cursor(rows[-1]["start_time"], rows[-1]["id"]) if more else None
     return rows, next_cursor
 
 

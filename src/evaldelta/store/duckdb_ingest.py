@@ -1,15 +1,12 @@
 """Writes on the DuckDB store: the batched upsert of runs and feedback.
 
-Runs arrive as posts and patches in any order, merged or split, and sometimes twice.  The
-merge rule: a patch's fields win over a post's, whatever the order they arrive in, so a
-late post (``outputs: {}``) never erases a patch's outputs.  ``patched_fields`` remembers
-which fields came from a patch.  Feedback's copies of run fields are kept by
-``duckdb_feedback``.
+Runs arrive as posts and patches in any order, merged or split, and sometimes twice; they
+are merged by the store-neutral rules of ``run_merge`` (a patch's fields win over a post's,
+whatever the order).  Feedback's copies of run fields are kept by ``duckdb_feedback``.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -19,43 +16,8 @@ from evaldelta.store.base import IngestBatch, Row, RunOp
 from evaldelta.store.duckdb_arrow import rows_table
 from evaldelta.store.duckdb_feedback import copy_run_fields, insert_feedback, runs_to_copy
 from evaldelta.store.duckdb_sessions import resolve_session
-from evaldelta.store.sqlrows import dump_json, fetch_rows
-
-RUN_COLUMNS = [
-    "tenant_id",
-    "id",
-    "session_id",
-    "name",
-    "run_type",
-    "status",
-    "start_time",
-    "end_time",
-    "trace_id",
-    "dotted_order",
-    "parent_run_id",
-    "is_root",
-    "reference_example_id",
-    "inputs",
-    "outputs",
-    "extra",
-    "error",
-    "events",
-    "tags",
-    "serialized",
-    "total_tokens",
-    "prompt_tokens",
-    "completion_tokens",
-    "total_cost",
-    "prompt_cost",
-    "completion_cost",
-    "first_token_time",
-    "patched_fields",
-]
-RUN_JSON = {"inputs", "outputs", "extra", "events", "serialized"}
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+from evaldelta.store.run_merge import RUN_COLUMNS, finish_run, merge_op
+from evaldelta.store.sqlrows import fetch_rows
 
 
 def insert_rows(
@@ -70,37 +32,6 @@ def insert_rows(
         cur.execute(f"INSERT OR REPLACE INTO {table} ({names}) SELECT {names} FROM _ingest_batch")
     finally:
         cur.unregister("_ingest_batch")
-
-
-def _merge(state: Row, op: RunOp, patched: set[str]) -> None:
-    for name, value in op.fields.items():
-        if op.kind == "patch":
-            state[name] = value
-            patched.add(name)
-        elif name not in patched:
-            state[name] = value
-
-
-def _finish_run(tenant_id: UUID, state: Row, patched: set[str]) -> Row:
-    """Fill defaults and derived columns of a merged run."""
-    run_id = state["id"]
-    state["tenant_id"] = tenant_id
-    state.setdefault("name", "Unnamed")
-    state.setdefault("run_type", "chain")
-    state.setdefault("start_time", state.get("end_time") or _now())
-    state.setdefault("trace_id", run_id if state.get("parent_run_id") is None else None)
-    if state.get("trace_id") is None:
-        state["trace_id"] = run_id
-    state.setdefault("dotted_order", "")
-    state["is_root"] = state.get("parent_run_id") is None
-    if state.get("error"):
-        state["status"] = "error"
-    elif state.get("end_time"):
-        state["status"] = "success"
-    else:
-        state["status"] = "pending"
-    state["patched_fields"] = sorted(patched)
-    return {c: (dump_json(state.get(c)) if c in RUN_JSON else state.get(c)) for c in RUN_COLUMNS}
 
 
 def _stored_runs(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, ids: list[str]) -> list[Row]:
@@ -144,14 +75,14 @@ def _apply_runs(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, ops: list[RunOp
         state, patched = states[str(op.fields["id"])]
         session_id = resolve_session(cur, tenant_id, op.fields, seen)
         fields = {k: v for k, v in op.fields.items() if k not in ("session_name", "session_id")}
-        _merge(state, RunOp(op.kind, fields), patched)
+        merge_op(state, RunOp(op.kind, fields), patched)
         if session_id is not None:
             state["session_id"] = session_id
     rows = []
     for state, patched in states.values():
         if "session_id" not in state:
             state["session_id"] = resolve_session(cur, tenant_id, {"session_name": "default"}, seen)
-        rows.append(_finish_run(tenant_id, state, patched))
+        rows.append(finish_run(tenant_id, state, patched))
     to_copy = runs_to_copy(cur, tenant_id, existing, rows)
     insert_rows(cur, "runs", RUN_COLUMNS, rows)
     copy_run_fields(cur, tenant_id, to_copy)

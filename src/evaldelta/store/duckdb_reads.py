@@ -5,15 +5,13 @@ Lists are ordered stably (a tie-break on id) so that offset paging never skips o
 
 from __future__ import annotations
 
-import base64
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import duckdb
 
-from evaldelta.errors import Invalid
 from evaldelta.store.base import Page, Row
+from evaldelta.store.cursors import decode_cursor, encode_cursor
 from evaldelta.store.sqlrows import fetch_rows
 
 
@@ -186,18 +184,6 @@ def feedback_stats(
 # --- runs -------------------------------------------------------------------------------
 
 
-def _encode_cursor(start_time: datetime, run_id: UUID) -> str:
-    return base64.urlsafe_b64encode(f"{start_time.isoformat()}|{run_id}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        stamp, run_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(stamp), UUID(run_id)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise Invalid("cursor is not one this server gave out", loc=["body", "cursor"]) from err
-
-
 def query_runs(
     cur: duckdb.DuckDBPyConnection,
     tenant_id: UUID,
@@ -242,7 +228,7 @@ def query_runs(
         params += filter_sql[1]
     desc = order == "desc"
     if cursor:
-        stamp, run_id = _decode_cursor(cursor)
+        stamp, run_id = decode_cursor(cursor)
         op = "<" if desc else ">"
         sql.append(f"AND (r.start_time {op} ? OR (r.start_time = ? AND r.id {op} ?))")
         params += [stamp, stamp, run_id]
@@ -269,7 +255,7 @@ def query_runs(
             for name in ("total_cost", "prompt_cost", "completion_cost"):
                 row[name] = None if row[name] is None else str(row[name])
             row["app_path"] = f"/projects/p/{row['session_id']}/r/{row['id']}"
-    next_cursor = _encode_cursor(rows[-1]["start_time"], rows[-1]["id"]) if more else None
+    next_cursor = encode_cursor(rows[-1]["start_time"], rows[-1]["id"]) if more else None
     return rows, next_cursor
 
 
