@@ -22,7 +22,7 @@ import zstandard
 from langsmith.utils import LangSmithConflictError, LangSmithNotFoundError
 
 from tests.conftest import Server, run_server
-from tests.test_ingest_runs import (
+from tests.ingest_helpers import (
     multipart_body,
     new_run,
     patch_of,

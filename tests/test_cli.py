@@ -2,153 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import stat
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.test_ingest_runs import multipart_body, new_run, patch_of, run_parts, unique
-
-START_TIMEOUT = 30
-
-
-def command_env(home: Path) -> dict[str, str]:
-    """The user's environment without evaldelta or LangSmith settings of our own."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("EVALDELTA_", "LANGSMITH_", "LANGCHAIN_"))
-    }
-    env["HOME"] = str(home)
-    return env
-
-
-def evaldelta(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "evaldelta.cli", *args],
-        cwd=cwd,
-        env=command_env(cwd),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Served:
-    """A running ``evaldelta serve`` whose output goes to files (no pipe to fill or block on)."""
-
-    process: subprocess.Popen[bytes]
-    url: str
-    out_path: Path
-    err_path: Path
-
-    @property
-    def stdout(self) -> str:
-        return self.out_path.read_text()
-
-    @property
-    def stderr(self) -> str:
-        return self.err_path.read_text()
-
-    def printed_exports(self, timeout: float = 10) -> dict[str, str]:
-        """The ``export NAME=value`` lines of the first start, once both are out."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = exports(self.stdout)
-            if {"LANGSMITH_ENDPOINT", "LANGSMITH_API_KEY"} <= set(found):
-                return found
-            time.sleep(0.05)
-        pytest.fail(f"no export lines printed; stdout: {self.stdout!r}")
-
-    def kill_hard(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate, and kill if it does not go within a few seconds."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-@contextmanager
-def serving(data_dir: Path, *args: str) -> Iterator[Served]:
-    port = free_port()
-    logs = data_dir.parent / f"serve-{port}"
-    served_out, served_err = logs.with_suffix(".out"), logs.with_suffix(".err")
-    with served_out.open("wb") as out, served_err.open("wb") as err:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "evaldelta.cli",
-                "serve",
-                "--data-dir",
-                str(data_dir),
-                "--port",
-                str(port),
-                *args,
-            ],
-            cwd=data_dir.parent,
-            env=command_env(data_dir.parent),
-            stdout=out,
-            stderr=err,
-        )
-    served = Served(process, f"http://127.0.0.1:{port}", served_out, served_err)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"evaldelta serve exited early: {served.stderr}")
-            try:
-                if httpx.get(served.url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("evaldelta serve did not answer /health")
-            time.sleep(0.1)
-        yield served
-    finally:
-        stop(process)
+from tests.ingest_helpers import multipart_body, new_run, patch_of, run_parts, unique
+from tests.serving import evaldelta, free_port, serving
 
 
 def works(url: str, key: str) -> bool:
     response = httpx.get(url + "/api/v1/datasets", headers={"x-api-key": key}, timeout=10)
     return response.status_code == 200
-
-
-def exports(stdout: str) -> dict[str, str]:
-    found = {}
-    for line in stdout.splitlines():
-        if line.startswith("export "):
-            name, _, value = line.removeprefix("export ").partition("=")
-            found[name] = value
-    return found
 
 
 def test_keys_create_prints_a_key_that_a_later_server_accepts(tmp_path: Path) -> None:

@@ -26,8 +26,8 @@ import pytest
 import zstandard
 
 from tests.conftest import STORE_KINDS
-from tests.test_cli import Served, serving
-from tests.test_ingest_runs import multipart_body, new_run, patch_of, run_parts, runs_in, unique
+from tests.ingest_helpers import multipart_body, new_run, patch_of, run_parts, runs_in, unique
+from tests.serving import Served, serving
 
 MULTIPART_CLIENTS = 3
 FEEDBACK_CLIENTS = 2

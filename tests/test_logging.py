@@ -18,9 +18,8 @@ import httpx
 import pytest
 
 from evaldelta.cli import _redacted
-from tests.test_cli import command_env, evaldelta, free_port
-from tests.test_ingest_runs import unique
-from tests.test_shutdown import EXIT_TIMEOUT, serve
+from tests.ingest_helpers import unique
+from tests.serving import EXIT_TIMEOUT, command_env, evaldelta, free_port, serving
 
 FRAGMENT = 8  # no run of this many characters of a key's secret part may appear
 
@@ -64,7 +63,7 @@ def test_no_key_appears_in_the_output_of_a_tracing_server(tmp_path: Path) -> Non
     odd = "evd_" + secrets.token_urlsafe(24)  # sent with bytes no header may hold
     huge = "evd_" + secrets.token_urlsafe(48_000)  # 64 KB in one header
     sent = [key, other_key, wrong, odd, huge]
-    with serve(data_dir, log_level="trace", max_body_bytes="20000") as served:
+    with serving(data_dir, log_level="trace", max_body_bytes="20000") as served:
         url = served.url
         with httpx.Client(base_url=url + "/api/v1", timeout=30) as http:
             ok = {"x-api-key": key}

@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.serving import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,12 +38,6 @@ def test_ci_runs_the_readme_test_command() -> None:
     test = readme_commands()[1]
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert test in ci, ".ci/run must call the README's test command verbatim"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.skipif(

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,54 +18,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.delta_seed import (
-    create_dataset,
-    create_examples,
-    create_experiment,
-    feedback,
-    post_feedback_multipart,
-    post_runs,
-    run_post,
-)
+from tests.ingest_helpers import multipart_body, new_run, run_parts, seed_scored, unique
+from tests.serving import EXIT_TIMEOUT, Served, serving
 from tests.sse import SSEParser, delta_stream, parse_events
-from tests.test_cli import START_TIMEOUT, Served, command_env, free_port
-from tests.test_ingest_runs import multipart_body, new_run, run_parts, unique
 
 KEYS = [f"key{i:02d}" for i in range(100)]  # the most one stream may ask for
-EXIT_TIMEOUT = 60  # a bound for a hung process, far above what a clean shutdown takes
-
-
-@contextmanager
-def serve(data_dir: Path, **settings: str) -> Iterator[Served]:
-    """``evaldelta serve`` in a subprocess, with ``EVALDELTA_<NAME>`` settings."""
-    port = free_port()
-    logs = data_dir.parent / f"serve-{port}"
-    env = command_env(data_dir.parent)
-    env.update({f"EVALDELTA_{name.upper()}": value for name, value in settings.items()})
-    command = [sys.executable, "-m", "evaldelta.cli", "serve", "--data-dir", str(data_dir)]
-    with logs.with_suffix(".out").open("wb") as out, logs.with_suffix(".err").open("wb") as err:
-        process = subprocess.Popen(
-            [*command, "--port", str(port)], cwd=data_dir.parent, env=env, stdout=out, stderr=err
-        )
-    served = Served(
-        process, f"http://127.0.0.1:{port}", logs.with_suffix(".out"), logs.with_suffix(".err")
-    )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            assert process.poll() is None, f"evaldelta serve exited early: {served.stderr}"
-            try:
-                if httpx.get(served.url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "evaldelta serve did not answer /health"
-            time.sleep(0.1)
-        yield served
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def terminate(served: Served) -> int:
@@ -78,19 +33,14 @@ def terminate(served: Served) -> int:
 
 def seed(http: httpx.Client) -> dict[str, Any]:
     """20 examples, a baseline and two experiments scored on all ``KEYS``."""
-    t0 = datetime(2026, 4, 1, tzinfo=UTC)
-    dataset = create_dataset(http)
-    examples = create_examples(http, dataset, [t0 + timedelta(seconds=i) for i in range(20)])
-    sessions = [create_experiment(http, dataset) for _ in range(3)]
-    runs, scores = [], []
-    for rank, session in enumerate(sessions):
-        for index, example in enumerate(examples):
-            run = run_post({"session_id": session}, example["id"], start=t0)
-            runs.append(run)
-            scores += [feedback(run, key, (index * (rank + 1)) % 7) for key in KEYS]
-    post_runs(http, runs)
-    post_feedback_multipart(http, scores)
-    return {"dataset": dataset, "sessions": sessions}
+    return seed_scored(
+        http,
+        examples=20,
+        experiments=3,
+        keys=KEYS,
+        score=lambda rank, index, _key: (index * (rank + 1)) % 7,
+        start=datetime(2026, 4, 1, tzinfo=UTC),
+    )
 
 
 class Stream:
@@ -167,7 +117,7 @@ def stored_runs(url: str, key: str, project: str) -> tuple[set[str], set[str]]:
 
 def test_sigterm_lets_open_streams_finish_within_the_grace_period(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    with serve(data_dir, shutdown_grace_seconds="60") as served:
+    with serving(data_dir, shutdown_grace_seconds="60") as served:
         key = served.printed_exports()["LANGSMITH_API_KEY"]
         with httpx.Client(base_url=served.url, headers={"x-api-key": key}) as http:
             world = seed(http)
@@ -183,7 +133,7 @@ def test_sigterm_ends_open_streams_in_band_and_keeps_every_acknowledged_write(
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "data"
-    with serve(data_dir, shutdown_grace_seconds="0") as served:
+    with serving(data_dir, shutdown_grace_seconds="0") as served:
         key = served.printed_exports()["LANGSMITH_API_KEY"]
         with httpx.Client(base_url=served.url, headers={"x-api-key": key}) as http:
             world = seed(http)
@@ -204,7 +154,7 @@ def test_sigterm_ends_open_streams_in_band_and_keeps_every_acknowledged_write(
     assert "Cancel 1 running task(s)" in served.stderr
     assert "Traceback" not in served.stderr
 
-    with serve(data_dir) as restarted:
+    with serving(data_dir) as restarted:
         runs, scored = stored_runs(restarted.url, key, ingest.project)
     assert ingest.acknowledged, "no write was acknowledged"
     assert set(ingest.acknowledged) <= runs
@@ -225,7 +175,7 @@ def slow_client(url: str) -> Iterator[None]:
 
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
 def test_an_idle_server_exits_zero_on(tmp_path: Path, signal_name: str) -> None:
-    with serve(tmp_path / "data") as served:
+    with serving(tmp_path / "data") as served:
         served.process.send_signal(getattr(signal, signal_name))
         assert served.process.wait(timeout=EXIT_TIMEOUT) == 0
     assert "Traceback" not in served.stderr

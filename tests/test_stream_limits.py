@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,15 +28,11 @@ from evaldelta.serving import server_for
 from evaldelta.settings import Settings
 from tests.conftest import Server, run_server
 from tests.delta_seed import (
-    create_dataset,
-    create_examples,
-    create_experiment,
-    feedback,
-    post_feedback_multipart,
     post_runs,
     run_post,
     unique,
 )
+from tests.ingest_helpers import seed_scored
 from tests.sse import SSEParser, delta_stream
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -46,20 +42,14 @@ def seed(http: httpx.Client, *, examples: int, experiments: int, keys: list[str]
     """A dataset whose experiments score every example on every key at random, so that
     nearly every example is improved or regressed in every comparison."""
     rng = random.Random(7)
-    dataset = create_dataset(http)
-    rows = create_examples(http, dataset, [T0 + timedelta(seconds=i) for i in range(examples)])
-    sessions = [create_experiment(http, dataset) for _ in range(experiments)]
-    runs, scores = [], []
-    for session in sessions:
-        for example in rows:
-            run = run_post({"session_id": session}, example["id"], start=T0)
-            runs.append(run)
-            scores += [feedback(run, key, rng.random()) for key in keys]
-    for first in range(0, len(runs), 500):
-        post_runs(http, runs[first : first + 500])
-    for first in range(0, len(scores), 5000):
-        post_feedback_multipart(http, scores[first : first + 5000])
-    return {"dataset": dataset, "sessions": sessions}
+    return seed_scored(
+        http,
+        examples=examples,
+        experiments=experiments,
+        keys=keys,
+        score=lambda _rank, _index, _key: rng.random(),
+        start=T0,
+    )
 
 
 def stream_path(world: dict[str, Any]) -> str:
