@@ -15,6 +15,9 @@ from evaldelta.errors import Forbidden, Unauthorized
 from evaldelta.store.base import Store
 
 KEY_PREFIX = "evd_"
+# Keys this server makes are 47 characters.  A value far longer cannot be one: it is
+# refused as a wrong key before it costs a hash (a header may be tens of kilobytes).
+MAX_KEY_CHARS = 512
 
 
 def new_api_key() -> str:
@@ -60,6 +63,9 @@ class KeyCache:
         self._known: dict[str, UUID] = {}
 
     async def resolve(self, store: Store, key: str) -> UUID | None:
+        """The tenant of ``key``, or None for a key that is not one (too long, unknown)."""
+        if len(key) > MAX_KEY_CHARS:
+            return None
         digest = hash_api_key(key)
         tenant_id = self._known.get(digest)
         if tenant_id is None:
