@@ -49,17 +49,9 @@ from tests.delta_seed import (
     run_post,
     stream,
 )
-from tests.test_filters import (
-    EXAMPLES,
-    FEEDBACK,
-    FILTERS,
-    LABELS,
-    RUNS,
-    SESSION,
-    T0,
-    TENANT,
-    reference_labels,
-)
+from tests.filter_reference import reference_labels
+from tests.filter_strategies import FILTERS
+from tests.filter_world import EXAMPLES, FEEDBACK, LABELS, RUNS, SESSION, T0, TENANT
 
 # --- parameters -------------------------------------------------------------------------
 
