@@ -26,6 +26,19 @@ from evaldelta.web import router as web_router
 SETTLE_SECONDS = 5.0
 
 
+def _megabytes(text: str | None, default: int) -> int:
+    """A store option given in MiB, as bytes."""
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"means_cache_mb must be a whole number of MiB (0 or more), not {text!r}")
+    return value * 2**20
+
+
 def open_store(url: str) -> Store:
     """The store a URL names: ``duckdb:///path/to/file.duckdb`` (``?memory_limit=4GB`` sets
     DuckDB's buffer pool, 1GB by default),
@@ -35,17 +48,23 @@ def open_store(url: str) -> Store:
         raise ValueError(f"store URL {url!r} has no scheme; expected duckdb:///path/file.duckdb")
     match scheme:
         case "duckdb":
-            from evaldelta.store.duckdb_store import DuckDBStore
+            from evaldelta.store.duckdb_store import DEFAULT_MEMORY_LIMIT, DuckDBStore
+            from evaldelta.store.means_cache import DEFAULT_MAX_BYTES
 
             rest, _, query = rest.partition("?")
             options = dict(parse_qsl(query, keep_blank_values=True))
-            unknown = set(options) - {"memory_limit"}
+            unknown = set(options) - {"memory_limit", "means_cache_mb"}
             if unknown:
                 raise ValueError(
-                    f"unknown DuckDB store option(s) {sorted(unknown)}; supported: memory_limit"
+                    f"unknown DuckDB store option(s) {sorted(unknown)}; supported: "
+                    "memory_limit, means_cache_mb"
                 )
             path = rest[1:] if rest.startswith("/") and rest[1:2] == "/" else rest
-            return DuckDBStore(Path(path), **options)
+            return DuckDBStore(
+                Path(path),
+                memory_limit=options.get("memory_limit", DEFAULT_MEMORY_LIMIT),
+                means_cache_bytes=_megabytes(options.get("means_cache_mb"), DEFAULT_MAX_BYTES),
+            )
         case "clickhouse" | "clickhouses" | "chdb":
             try:
                 from evaldelta.store.clickhouse_store import ClickHouseStore

@@ -273,6 +273,7 @@ def _profile(path: Path, catalog: Catalog, workload: Workload, out: Path) -> dic
         "explain_analyze_file": plan.name,
         "sql_to_arrow_all_keys_s": found.sql_all_keys_s,
         "engine_delta_all_keys_s": found.engine_all_keys_s,
+        "kept_means_delta_all_keys_s": found.kept_all_keys_s,
         "sql_to_arrow_s": found.sql_to_arrow_s,
         "engine_delta_s": found.engine_delta_s,
         "top_operators": [{"operator": n, "s": s} for n, s in found.top_operators],

@@ -21,7 +21,7 @@ from evaldelta.delta.filters import DUCKDB, Dialect, FilterError, compile_filter
 from evaldelta.delta.stats import holm, paired_stats
 from evaldelta.errors import Invalid, NotFound
 from evaldelta.models import Filters
-from evaldelta.store.base import DeltaQuery, Page, Store
+from evaldelta.store.base import DeltaQuery, IdList, Page, Store
 from evaldelta.streams import Cutoff, StreamCut
 
 DeltaLists = dict[str, dict[str, list[UUID]]]
@@ -118,8 +118,23 @@ def compute_key(
 
 
 def sse(event: str, data: object) -> bytes:
-    """One Server-Sent Event; every event has a data line so browsers dispatch it."""
-    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+    """One Server-Sent Event; every event has a data line so browsers dispatch it.  Lists
+    of example ids are written as the store formats them (``IdList.json``)."""
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data, default=_json) + b"\n\n"
+
+
+def _json(value: object) -> orjson.Fragment:
+    if isinstance(value, IdList):
+        return orjson.Fragment(value.json())
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def plain_lists(deltas: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``compute_key``'s answer with its example-id lists as plain lists of ``UUID``."""
+    return {
+        sid: {name: list(v) if isinstance(v, IdList) else v for name, v in fields.items()}
+        for sid, fields in deltas.items()
+    }
 
 
 async def stream_deltas(

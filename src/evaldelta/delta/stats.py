@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from evaldelta.delta.compare import TIE_TOLERANCE
+
 # SciPy is imported inside the functions that need it: it takes seconds to import, and the
 # CLI, which imports this module for holm() alone, should start at once.
 
@@ -19,7 +21,6 @@ import numpy as np
 BOOTSTRAP_MAX_PAIRS = 5_000
 BOOTSTRAP_RESAMPLES = 2_000
 BOOTSTRAP_SEED = 0
-TIE_TOLERANCE = 1e-9
 
 
 def _finite(value: float) -> float | None:

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from evaldelta.auth import Tenant
-from evaldelta.delta.engine import compute_key, prepare, stream_deltas
+from evaldelta.delta.engine import compute_key, plain_lists, prepare, stream_deltas
 from evaldelta.deps import StoreDep
 from evaldelta.event_stream import EventStreamResponse
 from evaldelta.models import DeltaQueryBody, DeltaStreamQuery, SessionFeedbackDelta
@@ -48,7 +48,7 @@ def read_delta(dataset_id: UUID, body: DeltaQueryBody, tenant: Tenant, store: St
         Page(body.offset, body.limit),
         include_stats=body.include_stats,
     )
-    return {"feedback_deltas": deltas}
+    return {"feedback_deltas": plain_lists(deltas)}
 
 
 _TOO_MANY_STREAMS = {

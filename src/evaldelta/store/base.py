@@ -8,9 +8,9 @@ thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
 from evaldelta.delta.filters import Dialect
@@ -57,6 +57,16 @@ class DeltaQuery:
     # session id -> (SQL fragment over runs aliased ``r``, params); AND-ed together
     filters: dict[UUID, tuple[str, list[Any]]]
     comparative_experiment_id: UUID | None = None
+
+
+@runtime_checkable
+class IdList(Protocol):
+    """Example ids a delta answers with: ``UUID`` objects when iterated, or straight to
+    their JSON array (strings) without making any."""
+
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[UUID]: ...
+    def json(self) -> bytes: ...
 
 
 class Store(Protocol):
@@ -126,7 +136,10 @@ class Store(Protocol):
     # deltas
     def delta(
         self, query: DeltaQuery, key: str, *, lower_is_better: bool, window: Page | None
-    ) -> dict[UUID, tuple[list[UUID], list[UUID]]]: ...
+    ) -> Mapping[UUID, tuple[IdList, IdList]]:
+        """Per comparison session: the improved and the regressed examples, in order."""
+        ...
+
     def example_means(self, query: DeltaQuery, key: str) -> dict[UUID, dict[UUID, float]]:
         """Per session of the query: example id -> mean score (what the statistics use)."""
         ...

@@ -19,10 +19,11 @@ from uuid import UUID
 import numpy as np
 import numpy.typing as npt
 
+from evaldelta.delta.compare import compare
 from evaldelta.store.base import DeltaQuery, Page
 from evaldelta.store.clickhouse_examples import ExampleOrder, example_order
 from evaldelta.store.clickhouse_sql import Connection
-from evaldelta.store.duckdb_delta import TIE_TOLERANCE
+from evaldelta.store.id_table import ExampleIdList
 
 Floats = npt.NDArray[np.float64]
 
@@ -77,7 +78,7 @@ def _means(
     """Positions of the examples with scores (in example order) and their means, one
     column per session of ``_sessions``."""
     sessions = _sessions(query)
-    window = order.ids if order.is_window else None
+    window = order.uuids() if order.is_window else None
     sql, params = _wide_sql(query, key, sessions, window)
     table = conn.arrow(sql, params)
     positions = order.positions(table.column("eid").to_pylist())
@@ -94,29 +95,24 @@ def delta(
     key: str,
     lower_is_better: bool,
     window: Page | None,
-) -> dict[UUID, tuple[list[UUID], list[UUID]]]:
+) -> dict[UUID, tuple[ExampleIdList, ExampleIdList]]:
     """Improved and regressed example ids per comparison session, in example order."""
-    out: dict[UUID, tuple[list[UUID], list[UUID]]] = {
-        sid: ([], []) for sid in query.comparison_session_ids
-    }
     order = example_order(conn, query, window)
-    sessions = _sessions(query)
-    if len(sessions) < 2 or not order.ids:
+    none = np.empty(0, dtype=np.int64)
+    out = {
+        sid: (ExampleIdList(order.ids, none), ExampleIdList(order.ids, none))
+        for sid in query.comparison_session_ids
+    }
+    if len(_sessions(query)) < 2 or not len(order.ids):
         return out
     positions, matrix, sessions = _means(conn, query, key, order)
     base = matrix[:, 0]
-    ids = order.ids
-    with np.errstate(invalid="ignore"):
-        for column, sid in enumerate(sessions[1:], start=1):
-            cand = matrix[:, column]
-            scale = np.maximum(1.0, np.maximum(np.abs(base), np.abs(cand)))
-            # NaN (missing on either side) fails both comparisons: neither list.
-            changed = np.abs(cand - base) > TIE_TOLERANCE * scale
-            better = (cand < base) if lower_is_better else (cand > base)
-            out[sid] = (
-                [ids[p] for p in positions[changed & better].tolist()],
-                [ids[p] for p in positions[changed & ~better].tolist()],
-            )
+    for column, sid in enumerate(sessions[1:], start=1):
+        improved, regressed = compare(base, matrix[:, column], lower_is_better)
+        out[sid] = (
+            ExampleIdList(order.ids, positions[improved]),
+            ExampleIdList(order.ids, positions[regressed]),
+        )
     return out
 
 
@@ -126,16 +122,15 @@ def example_means(conn: Connection, query: DeltaQuery, key: str) -> dict[UUID, d
         sid: {} for sid in [query.baseline_session_id, *query.comparison_session_ids]
     }
     order = example_order(conn, query, None)
-    if not order.ids:
+    if not len(order.ids):
         return out
     positions, matrix, sessions = _means(conn, query, key, order)
-    ids = order.ids
     for column, sid in enumerate(sessions):
         values = matrix[:, column]
         present = ~np.isnan(values)
         out[sid] = dict(
             zip(
-                [ids[p] for p in positions[present].tolist()],
+                order.ids.at(positions[present].tolist()),
                 values[present].tolist(),
                 strict=True,
             )

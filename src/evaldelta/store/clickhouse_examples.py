@@ -1,9 +1,9 @@
 """A dataset's examples in delta order (creation time, then id), for the ClickHouse delta.
 
-Every key of one delta request needs the same example order and the same example ids as
-Python objects; making 100,000 ``UUID`` objects costs about as much as a key's query, so
-the full order is made once per request (per ``DeltaQuery`` object, forgotten with it) and
-every key looks its examples up by their 16 id bytes.  Holding it for the request also
+Every key of one delta request needs the same example order and the same example ids; the
+full order is read once per request (per ``DeltaQuery`` object, forgotten with it) as an
+``IdTable`` (``UUID`` objects made only for the examples a caller lists) and every key
+looks its examples up by their 16 id bytes.  Holding it for the request also
 gives every key of a stream the same snapshot of the dataset's examples.
 """
 
@@ -19,15 +19,20 @@ import numpy.typing as npt
 
 from evaldelta.store.base import DeltaQuery, Page
 from evaldelta.store.clickhouse_sql import Connection
+from evaldelta.store.id_table import IdTable
 
 
 @dataclass(frozen=True)
 class ExampleOrder:
     """Example ids in delta order (all of the dataset's, or one page of them)."""
 
-    ids: list[UUID]
+    ids: IdTable
     index: dict[bytes, int]  # 16 id bytes -> position in ``ids``
     is_window: bool
+
+    def uuids(self) -> list[UUID]:
+        """Every id, as ``UUID`` objects (for a page's few)."""
+        return self.ids.at(list(range(len(self.ids))))
 
     def positions(self, id_bytes: list[bytes]) -> npt.NDArray[np.int64]:
         """The position of each example id, -1 for an id that is not here."""
@@ -48,7 +53,7 @@ def _fetch(conn: Connection, query: DeltaQuery, window: Page | None) -> ExampleO
         params += [window.limit, window.offset]
     raw: list[bytes] = conn.arrow(sql, params).column("b").to_pylist()
     return ExampleOrder(
-        [UUID(bytes=b) for b in raw], {b: i for i, b in enumerate(raw)}, window is not None
+        IdTable.from_bytes(raw), {b: i for i, b in enumerate(raw)}, window is not None
     )
 
 

@@ -9,7 +9,7 @@ row through the ``FINAL`` views.  See docs/clickhouse.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -18,7 +18,7 @@ from evaldelta.delta.filter_sql_clickhouse import CLICKHOUSE
 from evaldelta.delta.filters import Dialect
 from evaldelta.errors import Conflict, NotFound
 from evaldelta.store import clickhouse_delta, clickhouse_ingest, clickhouse_reads
-from evaldelta.store.base import DeltaQuery, IngestBatch, Page, Row
+from evaldelta.store.base import DeltaQuery, IdList, IngestBatch, Page, Row
 from evaldelta.store.clickhouse_schema import migrate
 from evaldelta.store.clickhouse_sql import connect
 from evaldelta.store.clickhouse_versions import (
@@ -406,7 +406,7 @@ class ClickHouseStore:
 
     def delta(
         self, query: DeltaQuery, key: str, *, lower_is_better: bool, window: Page | None
-    ) -> dict[UUID, tuple[list[UUID], list[UUID]]]:
+    ) -> Mapping[UUID, tuple[IdList, IdList]]:
         return clickhouse_delta.delta(self._conn, query, key, lower_is_better, window)
 
     def example_means(self, query: DeltaQuery, key: str) -> dict[UUID, dict[UUID, float]]:

@@ -1,16 +1,18 @@
-"""The feedback-delta query on DuckDB: one pass over one key's feedback per key.
+"""The feedback-delta query on DuckDB: each session's per-example means, then NumPy.
 
 Per (session, example): the mean of the key's non-null scores over the session's root runs
 linked to the example (repetitions averaged; booleans are stored as 1/0).  Feedback carries
 its run's session, example and root flag, so the means of every session come from one scan
-of the key's feedback rows, grouped by example with one filtered mean per session, and no
-join to runs; a session with filters adds a semi-join to its own filtered runs.  The means
-arrive as NumPy arrays and are compared there.
+of the key's feedback rows with no join to runs; a session with filters adds a semi-join to
+its own filtered runs.  Rows of means already kept in memory (``means_cache``) are used
+instead of the scan when they are exact for the reader's snapshot, and the rows read are
+kept for the next request.  The comparison is NumPy work (``delta.compare``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -18,32 +20,30 @@ import duckdb
 import numpy as np
 import numpy.typing as npt
 
+from evaldelta.delta.compare import compare
 from evaldelta.store.base import DeltaQuery, Page
-from evaldelta.store.duckdb_example_order import DatasetIds, read_example_ids
+from evaldelta.store.id_table import ExampleIdList, IdTable
+from evaldelta.store.means_cache import MeansCache, RowKey
 
-# Means closer than this (relative) are a tie: averaging the same scores in another order
-# must never turn a tie into an improvement.
-TIE_TOLERANCE = 1e-9
+Floats = npt.NDArray[np.float64]
+DeltaLists = dict[UUID, tuple[ExampleIdList, ExampleIdList]]
 
-# The dataset's example ids by position (creation time, then id).
-ExampleIds = Callable[[], DatasetIds]
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one delta read has at hand: a cursor inside one snapshot, the dataset's
+    example ids by position in that snapshot, and the kept means if they are exact for it
+    (``cache`` None when they are not: a write was in flight or began meanwhile)."""
+
+    cur: duckdb.DuckDBPyConnection
+    example_ids: Callable[[], IdTable]
+    cache: MeansCache | None = None
+    version: int = 0
 
 
 def _sessions(query: DeltaQuery) -> list[UUID]:
-    """The baseline, then each comparison once: one mean column each."""
+    """The baseline, then each comparison once."""
     return list(dict.fromkeys([query.baseline_session_id, *query.comparison_session_ids]))
-
-
-def examples_sql(query: DeltaQuery, window: Page | None) -> tuple[str, list[Any]]:
-    """The dataset's examples with their position (creation time, then id), maybe one page."""
-    params: list[Any] = [query.tenant_id, query.dataset_id]
-    window_sql = ""
-    if window is not None:
-        window_sql = "QUALIFY pos >= ? AND pos < ?"
-        params += [window.offset, window.offset + window.limit]
-    sql = f"""SELECT id, row_number() OVER (ORDER BY created_at, id) - 1 AS pos
-              FROM examples WHERE tenant_id = ? AND dataset_id = ? {window_sql}"""
-    return sql, params
 
 
 def _counted(query: DeltaQuery, key: str, sessions: Sequence[UUID]) -> tuple[str, list[Any]]:
@@ -55,12 +55,13 @@ def _counted(query: DeltaQuery, key: str, sessions: Sequence[UUID]) -> tuple[str
         query.comparative_experiment_id,
     ]
     filter_sql = ""
-    if query.filters:
+    filtered = {s: f for s, f in query.filters.items() if s in sessions}
+    if filtered:
         # Rows of a filtered session count only if their run passes its session's filter:
         # one semi-join to the runs that pass, whichever session they are in.
-        params += [[str(s) for s in query.filters], query.tenant_id]
+        params += [[str(s) for s in filtered], query.tenant_id]
         passing = []
-        for session_id, (fragment, fparams) in query.filters.items():
+        for session_id, (fragment, fparams) in filtered.items():
             passing.append(f"(r.session_id = ? AND ({fragment}))")
             params += [session_id, *fparams]
         filter_sql = f"""AND (f.run_session_id NOT IN (SELECT unnest(?::UUID[]))
@@ -73,98 +74,92 @@ def _counted(query: DeltaQuery, key: str, sessions: Sequence[UUID]) -> tuple[str
     return sql, params
 
 
-def _means(
-    cur: duckdb.DuckDBPyConnection, query: DeltaQuery, key: str, window: Page | None
-) -> npt.NDArray[np.float64]:
-    """Means by session (``_sessions`` order) and example position: ``[session, pos]``,
+def _read_means(
+    cur: duckdb.DuckDBPyConnection,
+    query: DeltaQuery,
+    key: str,
+    sessions: Sequence[UUID],
+    width: int,
+) -> Floats:
+    """Means by session (in ``sessions`` order) and example position: ``[session, pos]``,
     NaN where a session has no score for the example.
 
     DuckDB hands over the counted scores with their example's position and session's
     index; NumPy sums and counts them per cell.  Measured about twice as fast as letting
     DuckDB group by example with one filtered mean per session.
     """
-    sessions = _sessions(query)
-    ex_sql, params = examples_sql(query, window)
     where, where_params = _counted(query, key, sessions)
     sql = f"""
-        WITH ex AS ({ex_sql})
+        WITH ex AS (
+            SELECT id, row_number() OVER (ORDER BY created_at, id) - 1 AS pos
+            FROM examples WHERE tenant_id = ? AND dataset_id = ?)
         SELECT ex.pos, list_position(?::UUID[], f.run_session_id)::BIGINT - 1 AS si, f.score
         FROM feedback f JOIN ex ON ex.id = f.run_example_id
         {where}"""
-    params += [[str(s) for s in sessions], *where_params]
+    params = [query.tenant_id, query.dataset_id, [str(s) for s in sessions], *where_params]
     found = cur.execute(sql, params).fetchnumpy()
     pos = np.ma.getdata(found["pos"]).astype(np.int64)
-    width = int(pos.max()) + 1 if len(pos) else 0
     cell = np.ma.getdata(found["si"]).astype(np.int64) * width + pos
     size = len(sessions) * width
     sums = np.bincount(cell, weights=np.ma.getdata(found["score"]), minlength=size)
     counts = np.bincount(cell, minlength=size)
     with np.errstate(invalid="ignore", divide="ignore"):
-        means: npt.NDArray[np.float64] = (sums / counts).reshape(len(sessions), width)
+        means: Floats = (sums / counts).reshape(len(sessions), width)
     return means
 
 
-def compare(
-    base: npt.NDArray[np.float64], other: npt.NDArray[np.float64], lower_is_better: bool
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Masks of improved and regressed entries: ``other`` against ``base``, ties within
-    ``TIE_TOLERANCE`` (relative, at least absolute) and NaN on either side are neither."""
-    diff = other - base
-    with np.errstate(invalid="ignore"):
-        tolerance = TIE_TOLERANCE * np.maximum(1.0, np.maximum(np.abs(base), np.abs(other)))
-        changed = np.abs(diff) > tolerance
-        better = diff < 0 if lower_is_better else diff > 0
-    return changed & better, changed & ~better
+def session_means(snap: Snapshot, query: DeltaQuery, key: str) -> dict[UUID, Floats]:
+    """Each session's means by example position: kept rows where exact, one scan of the
+    key's feedback for the rest (then kept, unless filtered)."""
+    sessions = _sessions(query)
+    width = len(snap.example_ids())
+    cache = snap.cache if query.comparative_experiment_id is None else None
+
+    def row_key(session_id: UUID) -> RowKey:
+        return (query.tenant_id, query.dataset_id, key, session_id)
+
+    found: dict[UUID, Floats] = {}
+    if cache is not None:
+        wanted = [row_key(s) for s in sessions if s not in query.filters]
+        found = {k[3]: row for k, row in cache.get(snap.version, wanted).items()}
+    missing = [s for s in sessions if s not in found]
+    if missing:
+        read = _read_means(snap.cur, query, key, missing, width)
+        found.update(zip(missing, read, strict=True))
+        if cache is not None:
+            cache.keep(
+                snap.version,
+                {row_key(s): found[s] for s in missing if s not in query.filters},
+            )
+    return found
 
 
 def delta(
-    cur: duckdb.DuckDBPyConnection,
-    query: DeltaQuery,
-    key: str,
-    lower_is_better: bool,
-    window: Page | None,
-    example_ids: ExampleIds | None = None,
-) -> dict[UUID, tuple[list[UUID], list[UUID]]]:
-    """Improved and regressed example ids per comparison session, in example order.
-
-    ``example_ids`` gives the dataset's ids by position (the store keeps them between
-    calls); by default they are read in the caller's snapshot.
-    """
-    means = _means(cur, query, key, window)
-    column = {sid: i for i, sid in enumerate(_sessions(query))}
-    masks = {
-        sid: compare(means[0], means[column[sid]], lower_is_better)
-        for sid in query.comparison_session_ids
-    }
-    if not any(improved.any() or regressed.any() for improved, regressed in masks.values()):
-        return {sid: ([], []) for sid in masks}
-    ids = (
-        read_example_ids(cur, query.tenant_id, query.dataset_id)
-        if example_ids is None
-        else example_ids()
-    )
-
-    def pick(mask: npt.NDArray[np.bool_]) -> list[UUID]:
-        return ids.at(np.flatnonzero(mask).tolist())
-
-    return {sid: (pick(improved), pick(regressed)) for sid, (improved, regressed) in masks.items()}
+    snap: Snapshot, query: DeltaQuery, key: str, lower_is_better: bool, window: Page | None
+) -> DeltaLists:
+    """Improved and regressed examples per comparison session, in example order (only
+    those of ``window``'s positions, if given)."""
+    means = session_means(snap, query, key)
+    base = means[query.baseline_session_id]
+    start, stop = 0, len(base)
+    if window is not None:
+        start, stop = min(window.offset, stop), min(window.offset + window.limit, stop)
+    ids = snap.example_ids()
+    out: DeltaLists = {}
+    for sid in query.comparison_session_ids:
+        improved, regressed = compare(base[start:stop], means[sid][start:stop], lower_is_better)
+        out[sid] = (
+            ExampleIdList(ids, np.flatnonzero(improved) + start),
+            ExampleIdList(ids, np.flatnonzero(regressed) + start),
+        )
+    return out
 
 
-def example_means(
-    cur: duckdb.DuckDBPyConnection,
-    query: DeltaQuery,
-    key: str,
-    example_ids: ExampleIds | None = None,
-) -> dict[UUID, dict[UUID, float]]:
+def example_means(snap: Snapshot, query: DeltaQuery, key: str) -> dict[UUID, dict[UUID, float]]:
     """Per session (baseline and comparisons): example id -> mean score of the key."""
-    means = _means(cur, query, key, None)
-    ids = (
-        read_example_ids(cur, query.tenant_id, query.dataset_id)
-        if example_ids is None
-        else example_ids()
-    )
+    ids = snap.example_ids()
     out: dict[UUID, dict[UUID, float]] = {}
-    for row, sid in zip(means, _sessions(query), strict=True):
+    for sid, row in session_means(snap, query, key).items():
         scored = np.flatnonzero(~np.isnan(row))
         out[sid] = dict(zip(ids.at(scored.tolist()), row[scored].tolist(), strict=True))
     return out

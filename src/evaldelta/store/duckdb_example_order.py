@@ -1,9 +1,8 @@
 """Each dataset's example ids in delta order, kept in memory between delta queries.
 
-A delta lists example ids: building a ``UUID`` object costs about a microsecond, so a
-hundred thousand of them per key would cost more than the query.  The ids of a dataset in
-creation order (then id) are read once, made objects as deltas need them, and kept until
-the next write to examples.
+A delta lists example ids by their position in the dataset: the ids of a dataset in
+creation order (then id) are read once (``id_table.IdTable``) and kept until the next
+write to examples.
 
 The cache is exact, not eventually right.  Writes to examples (only ever made by the single
 writer thread) move a version counter like a sequence lock: odd from before the write until
@@ -21,38 +20,15 @@ from uuid import UUID
 
 import duckdb
 
+from evaldelta.store.id_table import IdTable
+
 # Datasets kept: each costs up to about 20 MB per 100,000 examples.
 MAX_DATASETS = 4
 
 
-class DatasetIds:
-    """One dataset's example ids by position: read at once as 128-bit integers, each made
-    a ``UUID`` the first time a delta lists it (most examples never change)."""
-
-    def __init__(self, hi: list[int], lo: list[int]) -> None:
-        self._hi = hi
-        self._lo = lo
-        # Filled lazily; two threads filling one slot at once store equal values.
-        self._made: list[UUID | None] = [None] * len(hi)
-
-    def __len__(self) -> int:
-        return len(self._made)
-
-    def at(self, positions: list[int]) -> list[UUID]:
-        """The ids at ``positions``, in that order."""
-        made, hi, lo = self._made, self._hi, self._lo
-        out: list[UUID] = []
-        for p in positions:
-            found = made[p]
-            if found is None:
-                found = made[p] = UUID(int=(hi[p] << 64) | lo[p])
-            out.append(found)
-        return out
-
-
 def read_example_ids(
     cur: duckdb.DuckDBPyConnection, tenant_id: UUID, dataset_id: UUID
-) -> DatasetIds:
+) -> IdTable:
     """The dataset's example ids by position (creation time, then id), read from the store
     as two 64-bit halves each (no Python object per example)."""
     found = cur.execute(
@@ -61,7 +37,7 @@ def read_example_ids(
            FROM examples WHERE tenant_id = ? AND dataset_id = ? ORDER BY created_at, id""",
         [tenant_id, dataset_id],
     ).fetchnumpy()
-    return DatasetIds(found["hi"].tolist(), found["lo"].tolist())
+    return IdTable.from_halves(found["hi"], found["lo"])
 
 
 class ExampleOrder:
@@ -70,7 +46,7 @@ class ExampleOrder:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._version = 0
-        self._entries: OrderedDict[tuple[UUID, UUID], tuple[int, DatasetIds]] = OrderedDict()
+        self._entries: OrderedDict[tuple[UUID, UUID], tuple[int, IdTable]] = OrderedDict()
 
     def writing(self) -> None:
         """An example write is about to happen (writer thread; before the statement)."""
@@ -89,7 +65,7 @@ class ExampleOrder:
         with self._lock:
             return self._version
 
-    def get(self, tenant_id: UUID, dataset_id: UUID, version: int) -> DatasetIds | None:
+    def get(self, tenant_id: UUID, dataset_id: UUID, version: int) -> IdTable | None:
         """The kept ids if they were read at ``version`` (even), else None."""
         with self._lock:
             entry = self._entries.get((tenant_id, dataset_id))
@@ -98,7 +74,7 @@ class ExampleOrder:
             self._entries.move_to_end((tenant_id, dataset_id))
             return entry[1]
 
-    def keep(self, tenant_id: UUID, dataset_id: UUID, version: int, ids: DatasetIds) -> None:
+    def keep(self, tenant_id: UUID, dataset_id: UUID, version: int, ids: IdTable) -> None:
         """Keep ids read in a snapshot taken between two reads of ``version`` (the caller
         checked both); ignored if the version has moved since."""
         with self._lock:

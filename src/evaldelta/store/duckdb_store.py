@@ -26,10 +26,12 @@ from evaldelta.store import (
     duckdb_sessions,
 )
 from evaldelta.store.base import DeltaQuery, IngestBatch, Page, Row
-from evaldelta.store.duckdb_delta import ExampleIds
-from evaldelta.store.duckdb_example_order import DatasetIds, ExampleOrder, read_example_ids
+from evaldelta.store.duckdb_delta import DeltaLists, Snapshot
+from evaldelta.store.duckdb_example_order import ExampleOrder, read_example_ids
 from evaldelta.store.duckdb_ingest import insert_rows
 from evaldelta.store.duckdb_schema import MIGRATIONS
+from evaldelta.store.id_table import IdTable
+from evaldelta.store.means_cache import DEFAULT_MAX_BYTES, MeansCache, WriteSequence
 from evaldelta.store.sqlrows import dump_json, fetch_rows
 
 T = TypeVar("T")
@@ -98,12 +100,19 @@ class DuckDBStore:
 
     filter_dialect: Dialect = DUCKDB
 
-    def __init__(self, path: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> None:
+    def __init__(
+        self,
+        path: Path,
+        memory_limit: str = DEFAULT_MEMORY_LIMIT,
+        means_cache_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
         self.path = path
         self._con = open_duckdb(path, memory_limit)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._examples = ExampleOrder()
+        self._writes = WriteSequence()
+        self.means = MeansCache(means_cache_bytes)
 
     def close(self) -> None:
         with self._lock:
@@ -127,9 +136,10 @@ class DuckDBStore:
 
     def run_in_transaction(self, fn: Callable[[], T]) -> T:
         cur = self._cur()
-        cur.execute("BEGIN")
-        self._local.in_transaction = True
+        self._writes.writing()  # before the snapshot: kept means stop being used
         try:
+            cur.execute("BEGIN")
+            self._local.in_transaction = True
             try:
                 result = fn()
             except BaseException:
@@ -139,17 +149,22 @@ class DuckDBStore:
         finally:
             self._local.in_transaction = False
             self._examples.settled()
+            self._writes.settled()
         return result
 
     @contextmanager
     def _writing_examples(self) -> Iterator[None]:
         """Around every write to examples: cached example orders must not outlive it."""
+        own = not getattr(self._local, "in_transaction", False)
+        if own:
+            self._writes.writing()
         self._examples.writing()
         try:
             yield
         finally:
-            if not getattr(self._local, "in_transaction", False):
-                self._examples.settled()  # autocommit: already committed
+            if own:  # autocommit: already committed
+                self._examples.settled()
+                self._writes.settled()
 
     # --- tenants and keys ---------------------------------------------------------------
 
@@ -467,18 +482,17 @@ class DuckDBStore:
 
     # --- deltas -------------------------------------------------------------------------
 
-    def _with_example_ids(
-        self, query: DeltaQuery, read: Callable[[duckdb.DuckDBPyConnection, ExampleIds], T]
-    ) -> T:
-        """Run ``read`` in one snapshot with the dataset's example ids at hand: the kept
-        ones if no example write began since they were read, else read in this snapshot."""
+    def _read_delta(self, query: DeltaQuery, read: Callable[[Snapshot], T]) -> T:
+        """Run ``read`` in one snapshot, with the dataset's example ids at hand (the kept
+        ones if no example write began since they were read, else read in this snapshot)
+        and the kept means if no write began since the version read before it."""
         cur = self._cur()
         tenant_id, dataset_id = query.tenant_id, query.dataset_id
         seen = self._examples.version()
         cached = self._examples.get(tenant_id, dataset_id, seen)
-        found: list[DatasetIds] = []
+        found: list[IdTable] = []
 
-        def example_ids() -> DatasetIds:
+        def example_ids() -> IdTable:
             if not found:
                 if cached is not None and self._examples.version() == seen:
                     found.append(cached)
@@ -488,10 +502,15 @@ class DuckDBStore:
 
         # One snapshot for the means and the ids (inside a caller's transaction, its own).
         own = not getattr(self._local, "in_transaction", False)
+        version = self._writes.read()
         if own:
             cur.execute("BEGIN")
+            # DuckDB takes the snapshot at the transaction's first read, not at BEGIN.
+            cur.execute("SELECT count(*) FROM tenants").fetchall()
+        exact = own and version % 2 == 0 and self._writes.read() == version
+        snap = Snapshot(cur, example_ids, self.means if exact else None, version)
         try:
-            result = read(cur, example_ids)
+            result = read(snap)
         finally:
             if own:
                 cur.execute("ROLLBACK")  # read only: nothing to commit
@@ -501,16 +520,13 @@ class DuckDBStore:
 
     def delta(
         self, query: DeltaQuery, key: str, *, lower_is_better: bool, window: Page | None
-    ) -> dict[UUID, tuple[list[UUID], list[UUID]]]:
-        return self._with_example_ids(
-            query,
-            lambda cur, ids: duckdb_delta.delta(cur, query, key, lower_is_better, window, ids),
+    ) -> DeltaLists:
+        return self._read_delta(
+            query, lambda snap: duckdb_delta.delta(snap, query, key, lower_is_better, window)
         )
 
     def example_means(self, query: DeltaQuery, key: str) -> dict[UUID, dict[UUID, float]]:
-        return self._with_example_ids(
-            query, lambda cur, ids: duckdb_delta.example_means(cur, query, key, ids)
-        )
+        return self._read_delta(query, lambda snap: duckdb_delta.example_means(snap, query, key))
 
     def lower_is_better(self, tenant_id: UUID, keys: Sequence[str]) -> set[str]:
         rows = self._rows(
