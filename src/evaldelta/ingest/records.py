@@ -155,8 +155,10 @@ def feedback_rows(raw: list[Any], *, loc: list[str | int]) -> list[Row]:
         _raise_invalid(err, loc)
     stamp = datetime.now(UTC)
     rows = []
+    every = len(_NO_FEEDBACK)
     for index, item in enumerate(items):
-        row: Row = {**_NO_FEEDBACK, **item}  # every column present, null when not sent
+        # Every column present, null when not sent (the SDK sends them all, nulls too).
+        row: Row = item if len(item) == every else {**_NO_FEEDBACK, **item}  # type: ignore[assignment]
         score = row["score"]
         if score is not None and not math.isfinite(score):
             raise Invalid("score must be a finite number", loc=[*loc, index, "score"])

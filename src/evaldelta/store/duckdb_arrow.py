@@ -27,6 +27,8 @@ UUID_COLUMNS = frozenset(
         "run_id",
         "comparative_experiment_id",
         "feedback_group_id",
+        "run_session_id",
+        "run_example_id",
     }
 )
 _NO_ID = bytes(16)
@@ -40,17 +42,34 @@ def _id_bytes(value: Any) -> bytes:
     return UUID(str(value)).bytes  # text from a client: parsed, so a bad id fails here
 
 
-def uuid_array(values: Sequence[Any]) -> pa.Array:
-    """An ``arrow.uuid`` array of ids (``UUID``, their text, or None for NULL)."""
-    data = pa.py_buffer(b"".join([_id_bytes(v) for v in values]))
-    validity = None
-    if any(v is None for v in values):
-        validity = pa.array([v is not None for v in values], pa.bool_()).buffers()[1]
-    storage = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(values), [validity, data])
+def _uuids(count: int, data: bytes, validity: pa.Buffer | None) -> pa.Array:
+    storage = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(16), count, [validity, pa.py_buffer(data)]
+    )
     return pa.ExtensionArray.from_storage(pa.uuid(), storage)
 
 
-def arrow_table(columns: dict[str, list[Any]]) -> pa.Table:
+def uuid_array(values: Sequence[Any]) -> pa.Array:
+    """An ``arrow.uuid`` array of ids (``UUID``, their text, or None for NULL)."""
+    try:
+        # The usual column: validated ``UUID``s only (None or text fail over to the loop).
+        return _uuids(len(values), b"".join([v.bytes for v in values]), None)
+    except AttributeError:
+        pass
+    if all(v is None for v in values):  # e.g. feedback_group_id: cheaper than a bitmap
+        return pa.nulls(len(values), pa.uuid())
+    validity = None
+    if any(v is None for v in values):
+        validity = pa.array([v is not None for v in values], pa.bool_()).buffers()[1]
+    return _uuids(len(values), b"".join([_id_bytes(v) for v in values]), validity)
+
+
+def uuid_repeat(value: UUID, count: int) -> pa.Array:
+    """One id ``count`` times (a batch's tenant), as an ``arrow.uuid`` array."""
+    return _uuids(count, value.bytes * count, None)
+
+
+def arrow_table(columns: dict[str, Sequence[Any]]) -> pa.Table:
     """An Arrow table of the given columns; id columns as ``arrow.uuid``."""
     return pa.table(
         {

@@ -16,16 +16,19 @@ and a scan for one key skips most of the table.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
 import duckdb
+import orjson
 import pyarrow as pa
 
 from evaldelta.errors import NotFound
 from evaldelta.store.base import Row
-from evaldelta.store.duckdb_arrow import arrow_table, rows_table
+from evaldelta.store.duckdb_arrow import UUID_COLUMNS, rows_table, uuid_array, uuid_repeat
 from evaldelta.store.sqlrows import dump_json, fetch_rows
 
 FEEDBACK_COLUMNS = [
@@ -52,6 +55,7 @@ FEEDBACK_COLUMNS = [
 ]
 FEEDBACK_JSON = {"value", "correction", "feedback_source", "feedback_config", "extra"}
 # The run fields copied onto feedback, as (feedback column, runs column).
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS  # as ``dump_json`` writes them
 RUN_COPIES = [
     ("run_session_id", "session_id"),
     ("run_example_id", "reference_example_id"),
@@ -59,37 +63,118 @@ RUN_COPIES = [
 ]
 
 
-def feedback_table(tenant_id: UUID, rows: list[Row]) -> pa.Table:
+_STORED = [c for c in FEEDBACK_COLUMNS if c != "tenant_id"]
+_take = itemgetter(*_STORED)
+
+
+def _json_column(values: Sequence[Any]) -> list[str | None]:
+    """JSON text of each value (None stays NULL), in one comprehension; only if a value
+    cannot be written does ``dump_json`` go over them to raise its 422."""
+    try:
+        return [
+            None if v is None else orjson.dumps(v, option=_JSON_OPTIONS).decode() for v in values
+        ]
+    except orjson.JSONEncodeError:
+        return [dump_json(v) for v in values]
+
+
+def feedback_table(tenant_id: UUID, rows: list[Row], copies: RunCopies | None = None) -> pa.Table:
     """The stored columns of API-shaped feedback rows, as one Arrow table (JSON fields as
-    text), built column by column."""
-    columns: dict[str, list[Any]] = {}
-    for name in FEEDBACK_COLUMNS:
-        if name == "tenant_id":
-            columns[name] = [tenant_id] * len(rows)
-        elif name in FEEDBACK_JSON:
-            columns[name] = [dump_json(r.get(name)) for r in rows]
-        else:
-            columns[name] = [r.get(name) for r in rows]
-    return arrow_table(columns)
+    text), built column by column; with ``copies``, the run fields copied onto each row.
+
+    Validated rows carry every column, so one ``itemgetter`` per row and a ``zip``
+    transpose them in C; other rows go through ``dict.get``.
+    """
+    try:
+        values: list[Sequence[Any]] = list(zip(*map(_take, rows), strict=True)) or [
+            [] for _ in _STORED
+        ]
+    except KeyError:
+        values = [[r.get(name) for r in rows] for name in _STORED]
+    columns: dict[str, Any] = {"tenant_id": uuid_repeat(tenant_id, len(rows))}
+    for name, column in zip(_STORED, values, strict=True):
+        columns[name] = _json_column(column) if name in FEEDBACK_JSON else column
+    if copies is not None:
+        for (name, _), column in zip(RUN_COPIES, copies.columns(columns["run_id"]), strict=True):
+            columns[name] = column
+    return pa.table(
+        {
+            name: column
+            if isinstance(column, pa.Array)
+            else uuid_array(column)
+            if name in UUID_COLUMNS
+            else pa.array(column)
+            for name, column in columns.items()
+        }
+    )
 
 
-def insert_feedback(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, rows: list[Row]) -> None:
+class RunCopies:
+    """The copied run fields (session, example, root flag) by run id, for one batch.
+
+    Filled from the runs the batch itself wrote (their rows are at hand) and, for any other
+    run a feedback row names, from one narrow read of ``runs``: no join of the batch
+    against the whole runs table, whose probe grew with the store.
+    """
+
+    def __init__(self, written: list[Row]) -> None:
+        self._by_id: dict[Any, tuple[Any, Any, Any]] = {
+            row["id"]: tuple(row[column] for _, column in RUN_COPIES) for row in written
+        }
+
+    def read_missing(
+        self, cur: duckdb.DuckDBPyConnection, tenant_id: UUID, rows: list[Row]
+    ) -> None:
+        """Read the stored fields of the runs ``rows`` name that this batch did not write."""
+        known = self._by_id
+        missing = {
+            run_id
+            for run_id in (row["run_id"] for row in rows)
+            if run_id is not None and run_id not in known
+        }
+        if not missing:
+            return
+        found = cur.execute(
+            f"""SELECT id, {", ".join(column for _, column in RUN_COPIES)} FROM runs
+                WHERE tenant_id = ? AND id IN (SELECT unnest(?::UUID[]))""",
+            [tenant_id, [str(run_id) for run_id in missing]],
+        ).fetchall()
+        stored = {UUID(str(row[0])): tuple(row[1:]) for row in found}
+        for run_id in missing:
+            # Ids may arrive as UUIDs or text: key by what the feedback row holds.
+            key = run_id if isinstance(run_id, UUID) else UUID(str(run_id))
+            known[run_id] = stored.get(key, _NO_RUN)
+
+    def columns(self, run_ids: Sequence[Any]) -> list[list[Any]]:
+        """The three copied columns for feedback naming ``run_ids`` (NULL: run unknown)."""
+        get = self._by_id.get
+        found = [get(run_id, _NO_RUN) if run_id is not None else _NO_RUN for run_id in run_ids]
+        return [list(column) for column in zip(*found, strict=True)] if found else [[], [], []]
+
+
+_NO_RUN: tuple[Any, Any, Any] = (None, None, None)
+
+
+def insert_feedback(
+    cur: duckdb.DuckDBPyConnection,
+    tenant_id: UUID,
+    rows: list[Row],
+    written_runs: list[Row] | None = None,
+) -> None:
     """Insert-or-replace API-shaped feedback rows in one append, with their run's fields
-    copied from ``runs`` and the rows ordered by key."""
+    copied (from ``written_runs``, this batch's stored run rows, else from ``runs``) and
+    the rows ordered by key."""
     if not rows:
         return
-    cur.register("_feedback_batch", feedback_table(tenant_id, rows))
+    copies = RunCopies(written_runs or [])
+    copies.read_missing(cur, tenant_id, rows)
+    cur.register("_feedback_batch", feedback_table(tenant_id, rows, copies))
     try:
-        names = ", ".join(FEEDBACK_COLUMNS)
-        picked = ", ".join(f"b.{c}" for c in FEEDBACK_COLUMNS)
-        copies = ", ".join(name for name, _ in RUN_COPIES)
-        copied = ", ".join(f"r.{column}" for _, column in RUN_COPIES)
+        names = ", ".join([*FEEDBACK_COLUMNS, *(name for name, _ in RUN_COPIES)])
         cur.execute(
-            f"""INSERT OR REPLACE INTO feedback ({names}, {copies})
-                SELECT {picked}, {copied}
-                FROM _feedback_batch b
-                LEFT JOIN runs r ON r.tenant_id = b.tenant_id AND r.id = b.run_id
-                ORDER BY b.key, r.session_id, r.reference_example_id"""
+            f"""INSERT OR REPLACE INTO feedback ({names})
+                SELECT {names} FROM _feedback_batch
+                ORDER BY key, run_session_id, run_example_id"""
         )
     finally:
         cur.unregister("_feedback_batch")

@@ -21,15 +21,25 @@ from evaldelta.store.sqlrows import fetch_rows
 
 
 def insert_rows(
-    cur: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[Row]
+    cur: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: list[str],
+    rows: list[Row],
+    *,
+    replace: bool = True,
 ) -> None:
-    """Insert-or-replace many rows at once through one Arrow table (no row-by-row inserts)."""
+    """Insert-or-replace many rows at once through one Arrow table (no row-by-row inserts).
+
+    ``replace=False`` is for rows whose keys are known to be new: a plain append skips
+    the conflict handling, which costs about as much again as the append itself.
+    """
     if not rows:
         return
     cur.register("_ingest_batch", rows_table(columns, rows))
     try:
         names = ", ".join(columns)
-        cur.execute(f"INSERT OR REPLACE INTO {table} ({names}) SELECT {names} FROM _ingest_batch")
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        cur.execute(f"{verb} INTO {table} ({names}) SELECT {names} FROM _ingest_batch")
     finally:
         cur.unregister("_ingest_batch")
 
@@ -56,7 +66,8 @@ def _stored_runs(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, ids: list[str]
     )
 
 
-def _apply_runs(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, ops: list[RunOp]) -> None:
+def _apply_runs(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, ops: list[RunOp]) -> list[Row]:
+    """Merge and write the batch's runs; return their stored rows."""
     ids = list(dict.fromkeys(str(op.fields["id"]) for op in ops))
     existing = {str(r["id"]): r for r in _stored_runs(cur, tenant_id, ids)}
     states: dict[str, tuple[Row, set[str]]] = {}
@@ -78,14 +89,18 @@ def _apply_runs(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, ops: list[RunOp
         merge_op(state, RunOp(op.kind, fields), patched)
         if session_id is not None:
             state["session_id"] = session_id
-    rows = []
-    for state, patched in states.values():
+    rows: list[Row] = []
+    fresh: list[Row] = []
+    for run_id, (state, patched) in states.items():
         if "session_id" not in state:
             state["session_id"] = resolve_session(cur, tenant_id, {"session_name": "default"}, seen)
-        rows.append(finish_run(tenant_id, state, patched))
-    to_copy = runs_to_copy(cur, tenant_id, existing, rows)
+        (fresh if run_id not in existing else rows).append(finish_run(tenant_id, state, patched))
+    to_copy = runs_to_copy(cur, tenant_id, existing, [*rows, *fresh])
     insert_rows(cur, "runs", RUN_COLUMNS, rows)
+    # The probe above found these ids absent, and the writer is the only one writing.
+    insert_rows(cur, "runs", RUN_COLUMNS, fresh, replace=False)
     copy_run_fields(cur, tenant_id, to_copy)
+    return [*rows, *fresh]
 
 
 def _as_uuid(value: Any) -> UUID:
@@ -100,9 +115,8 @@ def apply_ingest(cur: duckdb.DuckDBPyConnection, batches: list[IngestBatch]) -> 
         merged.run_ops.extend(batch.run_ops)
         merged.feedback.extend(batch.feedback)
     for tenant_id, batch in by_tenant.items():
-        # Runs first: feedback of this batch then finds its run's fields.
-        if batch.run_ops:
-            _apply_runs(cur, tenant_id, batch.run_ops)
+        # Runs first: feedback of this batch then takes its run's fields from their rows.
+        written = _apply_runs(cur, tenant_id, batch.run_ops) if batch.run_ops else []
         # A re-sent feedback id replaces the earlier copy; within a batch the last one wins.
         latest = {_as_uuid(f["id"]): f for f in batch.feedback}
-        insert_feedback(cur, tenant_id, list(latest.values()))
+        insert_feedback(cur, tenant_id, list(latest.values()), written)
