@@ -20,7 +20,7 @@ from evaldelta.bench import bulk, bulk_clickhouse
 from evaldelta.bench.bulk import BulkResult
 from evaldelta.bench.floor import floor_data, floor_deltas
 from evaldelta.bench.ids import IdSpace, Kind, index_of
-from evaldelta.bench.payload import encode_runs
+from evaldelta.bench.payload import encode_runs, encode_traces
 from evaldelta.bench.records import Experiment
 from evaldelta.bench.scales import SCALES, Scale
 from evaldelta.bench.workload import KeySpec, Workload, generate, generate_experiment, keys_for
@@ -29,6 +29,7 @@ from evaldelta.ingest.multipart import decode_body, group_run_parts, parse_multi
 from evaldelta.store.base import Row
 from evaldelta.store.clickhouse_sql import connect
 from evaldelta.store.clickhouse_store import ClickHouseStore
+from tests.conftest import run_server
 
 
 def test_ids_carry_their_index_and_are_uuids() -> None:
@@ -110,6 +111,32 @@ def test_bodies_parse_as_the_sdk_shaped_runs_and_feedback_they_are() -> None:
     assert {type(f["score"]) for f in grouped.feedback if f["key"] == "is_concise"} == {bool}
 
 
+def test_runs_only_bodies_are_traces_posted_then_patched(tmp_path: Path) -> None:
+    """The runs-only workload as a server stores it: every root run of the experiment
+    names its example, has its child under it, and is finished by its patch."""
+    ids = IdSpace(0xABC)
+    bodies = encode_traces(ids, "runs-only", 0, 3, examples=2, zstd_level=3)
+    assert [(b.runs, b.feedback) for b in bodies] == [(6, 0), (0, 0)]
+    with run_server(tmp_path / "data") as server, server.http() as http:
+        for body in bodies:
+            answer = http.post("/runs/multipart", content=body.content, headers=body.headers)
+            assert answer.status_code == 202, answer.text
+        session = http.get("/sessions", params={"name": "runs-only"}).json()[0]["id"]
+        runs = http.post("/runs/query", json={"session": [session], "limit": 100}).json()["runs"]
+    assert len(runs) == 6
+    roots = {r["id"]: r for r in runs if r["parent_run_id"] is None}
+    children = [r for r in runs if r["parent_run_id"] is not None]
+    assert len(roots) == len(children) == 3
+    assert {r["reference_example_id"] for r in roots.values()} == {
+        ids.make(Kind.EXAMPLE, 0),
+        ids.make(Kind.EXAMPLE, 1),
+    }
+    for child in children:
+        assert child["trace_id"] == child["parent_run_id"] and child["parent_run_id"] in roots
+    for run in runs:
+        assert run["status"] == "success" and run["outputs"] and run["inputs"], run
+
+
 def test_bench_command_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     args = ["bench", "--scale", "XS", "--out", str(out), "--clients", "2", "--repeat", "2"]
@@ -138,10 +165,15 @@ def test_bench_command_end_to_end(tmp_path: Path) -> None:
     )
     # Rates are rounded in the report: compare them as floats, not bit for bit.
     assert result["ingest_feedback_rows_per_s"] == pytest.approx(6 * result["ingest_runs_per_s"])
+    # Runs only: a root and a child run per trace, one trace per run of the scale.
+    assert result["ingest_runs_only_runs"] == 2 * 50 * 4
+    assert result["ingest_runs_only_runs_per_s"] > 0
     assert 50 < result["server_peak_rss_mib"] < 4096
     assert result["disk_bytes"] > 0
     assert result["profile"]["engine_delta_all_keys_s"] > 0, result["profile"]
-    assert (tmp_path / "results.md").read_text().startswith("# evaldelta bench — scale XS")
+    markdown = (tmp_path / "results.md").read_text()
+    assert markdown.startswith("# evaldelta bench — scale XS")
+    assert "| ingest, runs only (traces, no feedback): runs/s |" in markdown
 
 
 TWO_REPS = Scale("T", examples=20, experiments=3, keys=6, repetitions=2)

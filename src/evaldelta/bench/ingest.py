@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from evaldelta.bench.ids import IdSpace
-from evaldelta.bench.payload import Body, encode_runs
+from evaldelta.bench.payload import Body, encode_runs, encode_traces
 from evaldelta.bench.records import Experiment
 from evaldelta.bench.scales import Scale
 from evaldelta.bench.workload import ExperimentData, generate_experiment, keys_for
@@ -42,6 +42,10 @@ class IngestPlan:
     experiments: list[Experiment]
     runs_per_request: int
     zstd_level: int | None
+    # Above 0: send that many traces without feedback (see ``traces``) into the
+    # experiment ``traces_session`` instead of the scale's runs and feedback.
+    traces: int = 0
+    traces_session: str = ""
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,18 @@ def plan_tasks(scale: Scale, runs_per_request: int) -> list[Task]:
     ]
 
 
+def plan_trace_tasks(plan: IngestPlan) -> list[Task]:
+    """Work units of a few requests' traces each (``experiment`` is unused)."""
+    step = _traces_per_request(plan) * REQUESTS_PER_TASK
+    return [
+        Task(-1, first, min(first + step, plan.traces)) for first in range(0, plan.traces, step)
+    ]
+
+
+def _traces_per_request(plan: IngestPlan) -> int:
+    return max(1, plan.runs_per_request // 2)  # a trace is two runs
+
+
 # --- inside a client process -------------------------------------------------------------
 
 _cache: dict[int, ExperimentData] = {}
@@ -126,7 +142,22 @@ def _experiment(plan: IngestPlan, index: int) -> ExperimentData:
 
 
 def _encode(plan: IngestPlan, task: Task) -> list[Body]:
-    """The bodies of one task's examples, one per ``runs_per_request`` runs."""
+    """The bodies of one task's examples, one per ``runs_per_request`` runs (or its
+    traces: a body of their posts, then one of their patches)."""
+    if plan.traces:
+        step = _traces_per_request(plan)
+        return [
+            body
+            for first in range(task.first_example, task.stop_example, step)
+            for body in encode_traces(
+                plan.ids,
+                plan.traces_session,
+                first,
+                min(first + step, task.stop_example),
+                plan.scale.examples,
+                zstd_level=plan.zstd_level,
+            )
+        ]
     keys = keys_for(plan.scale)
     data = _experiment(plan, task.experiment)
     experiment = plan.experiments[task.experiment]
@@ -202,8 +233,8 @@ def run_ingest(
     The processes start, import, generate and encode their bodies before the clock starts
     (``on_encoded`` hears of each client's rows once it is ready).
     """
-    tasks = plan_tasks(plan.scale, plan.runs_per_request)
-    if max_feedback is not None:
+    tasks = plan_trace_tasks(plan) if plan.traces else plan_tasks(plan.scale, plan.runs_per_request)
+    if max_feedback is not None and not plan.traces:
         per_task = [(t.stop_example - t.first_example) * plan.scale.repetitions for t in tasks]
         rows, keep = 0, 0
         while keep < len(tasks) and rows < max_feedback:

@@ -17,6 +17,7 @@ import zstandard
 
 from evaldelta.bench.ids import IdSpace
 from evaldelta.bench.records import Experiment, records
+from evaldelta.bench.traces import RunParts, traces
 from evaldelta.bench.workload import ExperimentData, KeySpec
 
 BOUNDARY = secrets.token_hex(16)  # the SDK uses one random uuid4().hex per process
@@ -68,7 +69,37 @@ def encode_runs(
             chunks.append(_part(f"feedback.{item['id']}", orjson.dumps(item)))
         runs += 1
         feedback += len(record.feedback)
-    chunks.append(b"--" + BOUNDARY.encode() + b"--\r\n")
+    return _body(chunks, runs, feedback, zstd_level)
+
+
+def _run_parts(event: str, run: RunParts) -> list[bytes]:
+    chunks = [_part(f"{event}.{run.run_id}", orjson.dumps(run.main))]
+    for field, value in run.fields.items():
+        chunks.append(_part(f"{event}.{run.run_id}.{field}", orjson.dumps(value)))
+    return chunks
+
+
+def encode_traces(
+    ids: IdSpace,
+    session_name: str,
+    first: int,
+    stop: int,
+    examples: int,
+    *,
+    zstd_level: int | None,
+) -> list[Body]:
+    """Two requests for traces ``first`` to ``stop - 1`` (see ``traces``): one with every
+    run's post, then one with every run's patch.  Only the first counts the runs, so the
+    bodies of a run sum to one run."""
+    found = list(traces(ids, session_name, first, stop, examples))
+    posts = [chunk for t in found for run in t.posts for chunk in _run_parts("post", run)]
+    patches = [chunk for t in found for run in t.patches for chunk in _run_parts("patch", run)]
+    runs = sum(len(t.posts) for t in found)
+    return [_body(posts, runs, 0, zstd_level), _body(patches, 0, 0, zstd_level)]
+
+
+def _body(chunks: list[bytes], runs: int, feedback: int, zstd_level: int | None) -> Body:
+    chunks = [*chunks, b"--" + BOUNDARY.encode() + b"--\r\n"]
     raw = b"".join(chunks)
     headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
     content = raw

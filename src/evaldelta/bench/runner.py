@@ -28,6 +28,9 @@ from evaldelta.bench.timing import measure_deltas
 from evaldelta.bench.workload import Workload, generate
 from evaldelta.settings import Settings
 
+# Traces (a root and a child run each) sent by the runs-only measurement, at most.
+RUNS_ONLY_TRACES = 20_000
+
 
 @dataclass(frozen=True)
 class Options:
@@ -150,6 +153,34 @@ class _Run:
             "load_average_after_ingest": machine.load_average(),
         }
 
+    def runs_only_ingest(self, server: ServerProcess) -> None:
+        """Traces without feedback (root and child runs, posted then patched), timed on
+        their own: the workload the runs/s target describes."""
+        options, scale = self.options, self.options.scale
+        count = min(scale.runs, RUNS_ONLY_TRACES)
+        task = self.progress.add_task("runs only over HTTP (runs)", total=2 * count)
+        plan = IngestPlan(
+            server.url,
+            server.api_key,
+            scale,
+            options.seed,
+            self.ids,
+            [],
+            options.runs_per_request,
+            options.zstd_level,
+            traces=count,
+            traces_session=f"bench-runs-only-{self.ids.nonce & 0xFFFFFFFF:08x}",
+        )
+        done = run_ingest(plan, options.clients, lambda t: self.progress.advance(task, t.runs))
+        self.result |= {
+            "ingest_runs_only_s": done.wall_s,
+            "ingest_runs_only_runs": done.totals.runs,
+            "ingest_runs_only_runs_per_s": done.runs_per_s,
+            "ingest_runs_only_requests": done.totals.requests,
+            "ingest_runs_only_request_p50_s": done.totals.request_percentile(0.5),
+            "ingest_runs_only_request_p99_s": done.totals.request_percentile(0.99),
+        }
+
     def bulk_ingest(self, tenant_id: UUID, catalog: Catalog) -> None:
         options, scale = self.options, self.options.scale
         url = Settings(data_dir=self.data_dir, store=options.store).store_url()
@@ -215,6 +246,7 @@ def run(options: Options, console: Console) -> dict[str, Any]:
             )
             result["examples_upload_s"] = catalog.examples_upload_s
             state.http_ingest(server, catalog)
+            state.runs_only_ingest(server)
             if options.ingest == "store":
                 session = client.get(f"/sessions/{catalog.baseline.session_id}").json()
                 client.close()
