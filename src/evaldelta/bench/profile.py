@@ -24,9 +24,8 @@ import numpy as np
 
 from evaldelta.store import duckdb_delta
 from evaldelta.store.base import DeltaQuery
-from evaldelta.store.duckdb_delta import Snapshot
-from evaldelta.store.duckdb_example_order import read_example_ids
-from evaldelta.store.means_cache import MeansCache
+from evaldelta.store.duckdb_snapshot import Snapshot
+from evaldelta.store.means_cache import MeansCache, WriteSequence
 
 
 class _Capture:
@@ -132,13 +131,13 @@ def profile_store(
             filters={},
         )
         result = Profile(explain_key)
-        ids = read_example_ids(cur, query.tenant_id, query.dataset_id)
-        plain = Snapshot(cur, lambda: ids)  # no kept means: every key read from the file
-        kept = Snapshot(cur, lambda: ids, MeansCache(), 0)
+        tenant, dataset = query.tenant_id, query.dataset_id
+        plain = Snapshot(cur, tenant, dataset)  # no kept means: every key read from the file
+        kept = Snapshot(cur, tenant, dataset, writes=WriteSequence(), cache=MeansCache())
 
         def captured(key: str, lower: bool) -> _Capture:
             capture = _Capture()
-            snap = Snapshot(cast(duckdb.DuckDBPyConnection, capture), lambda: ids)
+            snap = Snapshot(cast(duckdb.DuckDBPyConnection, capture), tenant, dataset)
             duckdb_delta.delta(snap, query, key, lower, None)
             return capture
 

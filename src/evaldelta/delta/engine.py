@@ -72,11 +72,16 @@ def prepare(
 ) -> DeltaQuery:
     """Check everything that can be checked before answering: 404 for a dataset or session
     that is not this tenant's, or a session that is not an experiment on this dataset."""
-    if store.get_dataset(tenant_id, dataset_id) is None:
+    if not store.has_dataset(tenant_id, dataset_id):
         raise NotFound(f"Dataset {dataset_id} not found")
     comparisons = list(dict.fromkeys(comparisons))
-    for session_id in dict.fromkeys([baseline, *comparisons]):
-        session = store.get_session(tenant_id, session_id, stats=False)
+    wanted = list(dict.fromkeys([baseline, *comparisons]))
+    found = {  # one read for every session of the request
+        s["id"]: s
+        for s in store.list_sessions(tenant_id, {"ids": wanted}, Page(0, len(wanted)), stats=False)
+    }
+    for session_id in wanted:
+        session = found.get(session_id)
         if session is None or session.get("reference_dataset_id") != dataset_id:
             raise NotFound(f"Session {session_id} not found in dataset {dataset_id}")
     return DeltaQuery(
@@ -124,9 +129,10 @@ def sse(event: str, data: object) -> bytes:
 
 
 def _json(value: object) -> orjson.Fragment:
-    if isinstance(value, IdList):
-        return orjson.Fragment(value.json())
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    to_json = getattr(value, "json", None)  # an ``IdList`` (a Protocol check costs more)
+    if to_json is None:
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    return orjson.Fragment(to_json())
 
 
 def plain_lists(deltas: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -187,6 +187,9 @@ class ClickHouseStore:
         sql = DATASET_SELECT.format(examples="AND dataset_id = ?") + " AND d.id = ?"
         return self._conn.one(sql, [tenant_id, dataset_id, tenant_id, tenant_id, dataset_id])
 
+    def has_dataset(self, tenant_id: UUID, dataset_id: UUID) -> bool:
+        return self.get_dataset(tenant_id, dataset_id) is not None
+
     def list_datasets(self, tenant_id: UUID, where: Row, page: Page) -> list[Row]:
         sql: list[str] = [DATASET_SELECT.format(examples="")]
         params: list[Any] = [tenant_id, tenant_id, tenant_id]

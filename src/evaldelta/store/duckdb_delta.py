@@ -11,8 +11,7 @@ kept for the next request.  The comparison is NumPy work (``delta.compare``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -22,23 +21,12 @@ import numpy.typing as npt
 
 from evaldelta.delta.compare import compare
 from evaldelta.store.base import DeltaQuery, Page
+from evaldelta.store.duckdb_snapshot import Snapshot
 from evaldelta.store.id_table import ExampleIdList, IdTable
-from evaldelta.store.means_cache import MeansCache, RowKey
+from evaldelta.store.means_cache import RowKey
 
 Floats = npt.NDArray[np.float64]
 DeltaLists = dict[UUID, tuple[ExampleIdList, ExampleIdList]]
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What one delta read has at hand: a cursor inside one snapshot, the dataset's
-    example ids by position in that snapshot, and the kept means if they are exact for it
-    (``cache`` None when they are not: a write was in flight or began meanwhile)."""
-
-    cur: duckdb.DuckDBPyConnection
-    example_ids: Callable[[], IdTable]
-    cache: MeansCache | None = None
-    version: int = 0
 
 
 def _sessions(query: DeltaQuery) -> list[UUID]:
@@ -108,11 +96,12 @@ def _read_means(
     return means
 
 
-def session_means(snap: Snapshot, query: DeltaQuery, key: str) -> dict[UUID, Floats]:
-    """Each session's means by example position: kept rows where exact, one scan of the
-    key's feedback for the rest (then kept, unless filtered)."""
+def session_means(
+    snap: Snapshot, query: DeltaQuery, key: str
+) -> tuple[IdTable, dict[UUID, Floats]]:
+    """The dataset's example ids and each session's means by example position: kept rows
+    where exact, one scan of the key's feedback for the rest (then kept, unless filtered)."""
     sessions = _sessions(query)
-    width = len(snap.example_ids())
     cache = snap.cache if query.comparative_experiment_id is None else None
 
     def row_key(session_id: UUID) -> RowKey:
@@ -122,16 +111,33 @@ def session_means(snap: Snapshot, query: DeltaQuery, key: str) -> dict[UUID, Flo
     if cache is not None:
         wanted = [row_key(s) for s in sessions if s not in query.filters]
         found = {k[3]: row for k, row in cache.get(snap.version, wanted).items()}
+    ids = snap.example_ids()
     missing = [s for s in sessions if s not in found]
     if missing:
-        read = _read_means(snap.cur, query, key, missing, width)
+        cur = snap.cursor()
+        if not snap.exact():  # a write began before the snapshot: take all from it
+            found, missing, ids = {}, sessions, snap.example_ids()
+        read = _read_means(cur, query, key, missing, len(ids))
         found.update(zip(missing, read, strict=True))
-        if cache is not None:
+        if cache is not None and snap.exact():
             cache.keep(
                 snap.version,
                 {row_key(s): found[s] for s in missing if s not in query.filters},
             )
-    return found
+    elif not snap.exact():  # reading the ids took a snapshot newer than the kept means
+        return session_means_unkept(snap, query, key)
+    return ids, found
+
+
+def session_means_unkept(
+    snap: Snapshot, query: DeltaQuery, key: str
+) -> tuple[IdTable, dict[UUID, Floats]]:
+    """Every session's means read in the snapshot, nothing kept used."""
+    sessions = _sessions(query)
+    cur = snap.cursor()
+    ids = snap.example_ids()
+    read = _read_means(cur, query, key, sessions, len(ids))
+    return ids, dict(zip(sessions, read, strict=True))
 
 
 def delta(
@@ -139,12 +145,11 @@ def delta(
 ) -> DeltaLists:
     """Improved and regressed examples per comparison session, in example order (only
     those of ``window``'s positions, if given)."""
-    means = session_means(snap, query, key)
+    ids, means = session_means(snap, query, key)
     base = means[query.baseline_session_id]
     start, stop = 0, len(base)
     if window is not None:
         start, stop = min(window.offset, stop), min(window.offset + window.limit, stop)
-    ids = snap.example_ids()
     out: DeltaLists = {}
     for sid in query.comparison_session_ids:
         improved, regressed = compare(base[start:stop], means[sid][start:stop], lower_is_better)
@@ -157,9 +162,9 @@ def delta(
 
 def example_means(snap: Snapshot, query: DeltaQuery, key: str) -> dict[UUID, dict[UUID, float]]:
     """Per session (baseline and comparisons): example id -> mean score of the key."""
-    ids = snap.example_ids()
+    ids, means = session_means(snap, query, key)
     out: dict[UUID, dict[UUID, float]] = {}
-    for sid, row in session_means(snap, query, key).items():
+    for sid, row in means.items():
         scored = np.flatnonzero(~np.isnan(row))
         out[sid] = dict(zip(ids.at(scored.tolist()), row[scored].tolist(), strict=True))
     return out

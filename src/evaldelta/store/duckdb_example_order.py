@@ -26,9 +26,7 @@ from evaldelta.store.id_table import IdTable
 MAX_DATASETS = 4
 
 
-def read_example_ids(
-    cur: duckdb.DuckDBPyConnection, tenant_id: UUID, dataset_id: UUID
-) -> IdTable:
+def read_example_ids(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, dataset_id: UUID) -> IdTable:
     """The dataset's example ids by position (creation time, then id), read from the store
     as two 64-bit halves each (no Python object per example)."""
     found = cur.execute(

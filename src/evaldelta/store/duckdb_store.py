@@ -26,11 +26,11 @@ from evaldelta.store import (
     duckdb_sessions,
 )
 from evaldelta.store.base import DeltaQuery, IngestBatch, Page, Row
-from evaldelta.store.duckdb_delta import DeltaLists, Snapshot
-from evaldelta.store.duckdb_example_order import ExampleOrder, read_example_ids
+from evaldelta.store.duckdb_delta import DeltaLists
+from evaldelta.store.duckdb_example_order import ExampleOrder
 from evaldelta.store.duckdb_ingest import insert_rows
 from evaldelta.store.duckdb_schema import MIGRATIONS
-from evaldelta.store.id_table import IdTable
+from evaldelta.store.duckdb_snapshot import Snapshot
 from evaldelta.store.means_cache import DEFAULT_MAX_BYTES, MeansCache, WriteSequence
 from evaldelta.store.sqlrows import dump_json, fetch_rows
 
@@ -277,6 +277,12 @@ class DuckDBStore:
             DATASET_SELECT + " WHERE d.tenant_id = ? AND d.id = ?", [tenant_id, dataset_id]
         )
 
+    def has_dataset(self, tenant_id: UUID, dataset_id: UUID) -> bool:
+        found = self._cur().execute(
+            "SELECT 1 FROM datasets WHERE tenant_id = ? AND id = ?", [tenant_id, dataset_id]
+        )
+        return found.fetchone() is not None
+
     def list_datasets(self, tenant_id: UUID, where: Row, page: Page) -> list[Row]:
         sql: list[str] = [DATASET_SELECT + " WHERE d.tenant_id = ?"]
         params: list[Any] = [tenant_id]
@@ -483,40 +489,22 @@ class DuckDBStore:
     # --- deltas -------------------------------------------------------------------------
 
     def _read_delta(self, query: DeltaQuery, read: Callable[[Snapshot], T]) -> T:
-        """Run ``read`` in one snapshot, with the dataset's example ids at hand (the kept
-        ones if no example write began since they were read, else read in this snapshot)
-        and the kept means if no write began since the version read before it."""
-        cur = self._cur()
-        tenant_id, dataset_id = query.tenant_id, query.dataset_id
-        seen = self._examples.version()
-        cached = self._examples.get(tenant_id, dataset_id, seen)
-        found: list[IdTable] = []
-
-        def example_ids() -> IdTable:
-            if not found:
-                if cached is not None and self._examples.version() == seen:
-                    found.append(cached)
-                else:
-                    found.append(read_example_ids(cur, tenant_id, dataset_id))
-            return found[0]
-
-        # One snapshot for the means and the ids (inside a caller's transaction, its own).
-        own = not getattr(self._local, "in_transaction", False)
-        version = self._writes.read()
-        if own:
-            cur.execute("BEGIN")
-            # DuckDB takes the snapshot at the transaction's first read, not at BEGIN.
-            cur.execute("SELECT count(*) FROM tenants").fetchall()
-        exact = own and version % 2 == 0 and self._writes.read() == version
-        snap = Snapshot(cur, example_ids, self.means if exact else None, version)
+        """Run ``read`` with what it needs at hand: kept example ids and means where they
+        are exact, one snapshot (inside a caller's transaction, its own) for the rest."""
+        in_transaction = getattr(self._local, "in_transaction", False)
+        snap = Snapshot(
+            self._cur(),
+            query.tenant_id,
+            query.dataset_id,
+            own_transaction=not in_transaction,
+            writes=None if in_transaction else self._writes,
+            examples=None if in_transaction else self._examples,
+            cache=None if in_transaction else self.means,
+        )
         try:
-            result = read(snap)
+            return read(snap)
         finally:
-            if own:
-                cur.execute("ROLLBACK")  # read only: nothing to commit
-        if found and found[0] is not cached and self._examples.version() == seen:
-            self._examples.keep(tenant_id, dataset_id, seen, found[0])
-        return result
+            snap.close()
 
     def delta(
         self, query: DeltaQuery, key: str, *, lower_is_better: bool, window: Page | None
