@@ -16,6 +16,7 @@ and a scan for one key skips most of the table.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -144,6 +145,8 @@ class RunCopies:
             # Ids may arrive as UUIDs or text: key by what the feedback row holds.
             key = run_id if isinstance(run_id, UUID) else UUID(str(run_id))
             known[run_id] = stored.get(key, _NO_RUN)
+        if len(stored) < len(missing):  # some of this feedback will await its run
+            _none_waiting.get(cur, set()).discard(tenant_id)
 
     def columns(self, run_ids: Sequence[Any]) -> list[list[Any]]:
         """The three copied columns for feedback naming ``run_ids`` (NULL: run unknown)."""
@@ -202,6 +205,13 @@ def runs_to_copy(
     return changed
 
 
+# Per writer cursor, the tenants known to have no feedback awaiting its run: the read
+# above found none, and no feedback written since named a run the store lacked (the
+# writer's own bookkeeping; feedback only starts waiting in ``insert_feedback``).  Usually
+# every tenant, so most batches skip that read.
+_none_waiting: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, set[UUID]] = (
+    weakref.WeakKeyDictionary()
+)
 # Above this many runs awaited by feedback, ask the store about the batch's ids instead.
 WAITING_READ_LIMIT = 20_000
 
@@ -213,11 +223,16 @@ def _waiting_runs(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, ids: set[str]
     any on their statistics: reading all of it is cheaper than matching the batch's ids
     against the whole run_id column.
     """
+    settled = _none_waiting.setdefault(cur, set())
+    if tenant_id in settled:
+        return set()
     rows = cur.execute(
         """SELECT DISTINCT run_id FROM feedback
            WHERE tenant_id = ? AND run_is_root IS NULL AND run_id IS NOT NULL LIMIT ?""",
         [tenant_id, WAITING_READ_LIMIT + 1],
     ).fetchall()
+    if not rows:
+        settled.add(tenant_id)
     if len(rows) > WAITING_READ_LIMIT:
         rows = cur.execute(
             """SELECT DISTINCT run_id FROM feedback
