@@ -10,6 +10,7 @@ writes and checks each answer is exactly the state of a write it overlapped.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -301,3 +302,62 @@ def test_store_url_sets_or_refuses_the_cache_size(tmp_path: Path) -> None:
     opened.close()
     with pytest.raises(ValueError, match="means_cache_mb"):
         open_store(f"duckdb:///{tmp_path / 'b.duckdb'}?means_cache_mb=lots")
+
+
+def test_no_read_mixes_kept_means_with_a_newer_write(
+    store: DuckDBStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer moves the baseline and both comparisons together, so that in every
+    committed state both comparisons improved; readers alternate between the comparisons,
+    so each read finds some sessions' means kept and reads the others.  A read that paired
+    a kept baseline with a comparison read after a newer write would see a regression.
+    Each read pauses after finding its kept means, so writes land in that gap often."""
+    kept_get = store.means.get
+
+    def slow_get(*args: Any) -> Any:
+        found = kept_get(*args)
+        time.sleep(0.02)  # longer than a write transaction here
+        return found
+
+    monkeypatch.setattr(store.means, "get", slow_get)
+    mirror = Mirror(store, 1)
+    example = mirror.examples[0].id
+    runs = [mirror.add_run(session, example) for session in range(3)]
+    ids = [uuid4() for _ in runs]
+    states = [(0.2, 0.4, 0.4), (0.6, 0.8, 0.8)]
+
+    def write_state(scores: tuple[float, float, float]) -> None:
+        raw = [
+            {"id": str(fid), "run_id": str(run.id), "key": "correct", "score": score}
+            for fid, run, score in zip(ids, runs, scores, strict=True)
+        ]
+        batch = IngestBatch(mirror.tenant, feedback=feedback_rows(raw, loc=[]))
+        store.run_in_transaction(lambda: store.apply_ingest([batch]))
+
+    write_state(states[0])
+    baseline, first, second = mirror.sessions
+    queries = [
+        prepare(store, mirror.tenant, mirror.dataset, baseline, [c], ["correct"], None)
+        for c in (first, second)
+    ]
+    stop = threading.Event()
+
+    def writer() -> None:
+        for i in range(1, 41):
+            time.sleep(0.03)  # each state lives for a few reads
+            write_state(states[i % 2])
+        stop.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    reads = 0
+    try:
+        while not stop.is_set() or reads < 10:
+            query = queries[reads % 2]
+            got = compute_key(store, query, "correct", False)
+            lists = got[str(query.comparison_session_ids[0])]
+            assert list(lists["improved_examples"]) == [example]
+            assert list(lists["regressed_examples"]) == []
+            reads += 1
+    finally:
+        thread.join()
