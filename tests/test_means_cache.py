@@ -217,7 +217,7 @@ def test_deltas_stay_exact_across_writes(
 def test_reads_during_writes_see_exactly_a_state_they_overlapped(store: DuckDBStore) -> None:
     """A writer flips one example between better and worse than the baseline while a
     reader keeps asking; every answer is the state after a write that had completed when
-    the read began or completed while it ran, never an older one."""
+    the read began or that began before the read ended, never an older one."""
     mirror = Mirror(store, 1)
     example = mirror.examples[0].id
     mirror.send_feedback(uuid4(), mirror.add_run(0, example), "correct", 0.5)
@@ -225,11 +225,14 @@ def test_reads_during_writes_see_exactly_a_state_they_overlapped(store: DuckDBSt
     mirror.send_feedback(flipping, mirror.add_run(1, example), "correct", 1.0)
     baseline, comparison = mirror.sessions[0], mirror.sessions[1]
     query = prepare(store, mirror.tenant, mirror.dataset, baseline, [comparison], ["correct"], None)
-    done = [0]  # writes completed; write i leaves 1.0 (improved) if i is even, else 0.0
+    # Writes begun and completed; write i leaves 1.0 (improved) if i is even, else 0.0.
+    started, done = [0], [0]
     stop = threading.Event()
 
     def writer() -> None:
         for i in range(1, 41):
+            time.sleep(0.005)  # pauses in which no write is in flight
+            started[0] = i
             score = 1.0 if i % 2 == 0 else 0.0
             batch = IngestBatch(
                 mirror.tenant,
@@ -256,7 +259,7 @@ def test_reads_during_writes_see_exactly_a_state_they_overlapped(store: DuckDBSt
         while not stop.is_set() or reads < 5:
             before = done[0]
             got = compute_key(store, query, "correct", False)[str(comparison)]
-            after = done[0]
+            after = started[0]
             improved = list(got["improved_examples"]) == [example]
             regressed = list(got["regressed_examples"]) == [example]
             assert improved != regressed
