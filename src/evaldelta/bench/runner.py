@@ -153,9 +153,25 @@ class _Run:
             "load_average_after_ingest": machine.load_average(),
         }
 
-    def runs_only_ingest(self, server: ServerProcess) -> None:
+    def runs_only_ingest(self) -> None:
         """Traces without feedback (root and child runs, posted then patched), timed on
-        their own: the workload the runs/s target describes."""
+        their own: the workload the runs/s target describes.  On a fresh server and store
+        of their own, so they change none of the other measurements (disk, memory)."""
+        store = self.options.store
+        scheme = (store or "duckdb").partition("://")[0]
+        if scheme == "duckdb":
+            store = None if store is None else f"duckdb:///{self.work / 'runs-only.duckdb'}"
+        elif scheme == "chdb":
+            store = f"chdb://{self.work / 'runs-only-chdb'}"
+        else:
+            return  # a ClickHouse server: no second database to write into
+        server = start_server(self.work / "runs-only-data", store, self.work / "runs-only.log")
+        try:
+            self._runs_only(server)
+        finally:
+            server.stop()
+
+    def _runs_only(self, server: ServerProcess) -> None:
         options, scale = self.options, self.options.scale
         count = min(scale.runs, RUNS_ONLY_TRACES)
         task = self.progress.add_task("runs only over HTTP (runs)", total=2 * count)
@@ -246,7 +262,6 @@ def run(options: Options, console: Console) -> dict[str, Any]:
             )
             result["examples_upload_s"] = catalog.examples_upload_s
             state.http_ingest(server, catalog)
-            state.runs_only_ingest(server)
             if options.ingest == "store":
                 session = client.get(f"/sessions/{catalog.baseline.session_id}").json()
                 client.close()
@@ -273,6 +288,7 @@ def run(options: Options, console: Console) -> dict[str, Any]:
         if size is not None:
             per_million = size / 2**20 / (scale.feedback_rows / 1e6)
             result["disk_mib_per_million_feedback_rows"] = per_million
+        state.runs_only_ingest()
         state.profile(catalog, workload)
     result["total_wall_s"] = time.perf_counter() - started
     md = report.write(result, options.out)
