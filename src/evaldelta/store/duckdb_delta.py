@@ -100,17 +100,19 @@ def session_means(
     snap: Snapshot, query: DeltaQuery, key: str
 ) -> tuple[IdTable, dict[UUID, Floats]]:
     """The dataset's example ids and each session's means by example position: kept rows
-    where exact, one scan of the key's feedback for the rest (then kept, unless filtered)."""
+    where exact, one scan of the key's feedback for the rest (then kept)."""
     sessions = _sessions(query)
-    cache = snap.cache if query.comparative_experiment_id is None else None
+    cache = snap.cache
 
     def row_key(session_id: UUID) -> RowKey:
-        return (query.tenant_id, query.dataset_id, key, session_id)
+        # What a row depends on besides the data: its session's filter, and which
+        # comparative experiment's feedback counts.
+        condition = repr((query.filters.get(session_id), query.comparative_experiment_id))
+        return (query.tenant_id, query.dataset_id, key, session_id, condition)
 
     found: dict[UUID, Floats] = {}
     if cache is not None:
-        wanted = [row_key(s) for s in sessions if s not in query.filters]
-        found = {k[3]: row for k, row in cache.get(snap.version, wanted).items()}
+        found = {k[3]: row for k, row in cache.get(snap.version, map(row_key, sessions)).items()}
     ids = snap.example_ids()
     missing = [s for s in sessions if s not in found]
     if missing:
@@ -120,10 +122,7 @@ def session_means(
         read = _read_means(cur, query, key, missing, len(ids))
         found.update(zip(missing, read, strict=True))
         if cache is not None and snap.exact():
-            cache.keep(
-                snap.version,
-                {row_key(s): found[s] for s in missing if s not in query.filters},
-            )
+            cache.keep(snap.version, {row_key(s): found[s] for s in missing})
     elif not snap.exact():  # reading the ids took a snapshot newer than the kept means
         return session_means_unkept(snap, query, key)
     return ids, found

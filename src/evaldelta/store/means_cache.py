@@ -4,16 +4,15 @@ A key's delta needs, for each session, the mean score of every example of the da
 Computing those from the store means reading the key's feedback (about 0.2 s per key at
 22 M feedback rows); comparing kept means takes milliseconds.  So each (tenant, dataset,
 key, session)'s row of means is kept once read, bounded in bytes, least recently used
-first out.
+first out.  A row read under a filter (or counting a comparative experiment's feedback)
+is kept under that filter's text.
 
 Kept rows are never stale.  Every write transaction moves a version counter like a
 sequence lock: odd from before it begins until after it commits or rolls back, even
 otherwise.  A reader reads the counter, takes its snapshot, and reads it again: an even
 value that did not move means the snapshot holds exactly that version's data, and rows
 read at that version may be used with it, or kept for it.  Rows of an older version are
-dropped as soon as a newer one is seen.  A session with a filter is never kept (its
-rows depend on the filter), nor is anything of a request naming a comparative
-experiment.
+dropped as soon as a newer one is seen.
 """
 
 from __future__ import annotations
@@ -27,7 +26,8 @@ import numpy as np
 import numpy.typing as npt
 
 Floats = npt.NDArray[np.float64]
-RowKey = tuple[UUID, UUID, str, UUID]  # tenant, dataset, key, session
+# tenant, dataset, key, session, and the session's filter and comparative experiment
+RowKey = tuple[UUID, UUID, str, UUID, str]
 
 # Default bound: 20 keys × 11 sessions × 100,000 examples of float64 is 176 MB.
 DEFAULT_MAX_BYTES = 256 * 2**20
@@ -58,7 +58,8 @@ class WriteSequence:
 
 
 class MeansCache:
-    """Rows of means by (tenant, dataset, key, session), all of one even version."""
+    """Rows of means by (tenant, dataset, key, session, condition), all of one even
+    version."""
 
     def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.max_bytes = max_bytes
