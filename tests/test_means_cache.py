@@ -233,22 +233,7 @@ def test_reads_during_writes_see_exactly_a_state_they_overlapped(store: DuckDBSt
         for i in range(1, 41):
             time.sleep(0.005)  # pauses in which no write is in flight
             started[0] = i
-            score = 1.0 if i % 2 == 0 else 0.0
-            batch = IngestBatch(
-                mirror.tenant,
-                feedback=feedback_rows(
-                    [
-                        {
-                            "id": str(flipping),
-                            "run_id": str(mirror.runs[1].id),
-                            "key": "correct",
-                            "score": score,
-                        }
-                    ],
-                    loc=[],
-                ),
-            )
-            store.run_in_transaction(lambda b=batch: store.apply_ingest([b]))
+            mirror.send_feedback(flipping, mirror.runs[1], "correct", 1.0 if i % 2 == 0 else 0.0)
             done[0] = i
         stop.set()
 

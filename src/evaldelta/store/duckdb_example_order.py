@@ -21,6 +21,7 @@ from uuid import UUID
 import duckdb
 
 from evaldelta.store.id_table import IdTable
+from evaldelta.store.means_cache import WriteSequence
 
 # Datasets kept: each costs up to about 20 MB per 100,000 examples.
 MAX_DATASETS = 4
@@ -43,25 +44,21 @@ class ExampleOrder:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._version = 0
+        self._writes = WriteSequence()
         self._entries: OrderedDict[tuple[UUID, UUID], tuple[int, IdTable]] = OrderedDict()
 
     def writing(self) -> None:
         """An example write is about to happen (writer thread; before the statement)."""
-        with self._lock:
-            if self._version % 2 == 0:
-                self._version += 1
+        self._writes.writing()
 
     def settled(self) -> None:
         """Every example write so far is committed or rolled back."""
-        with self._lock:
-            if self._version % 2 == 1:
-                self._version += 1
+        if self._writes.settled():
+            with self._lock:
                 self._entries.clear()
 
     def version(self) -> int:
-        with self._lock:
-            return self._version
+        return self._writes.read()
 
     def get(self, tenant_id: UUID, dataset_id: UUID, version: int) -> IdTable | None:
         """The kept ids if they were read at ``version`` (even), else None."""
@@ -76,7 +73,7 @@ class ExampleOrder:
         """Keep ids read in a snapshot taken between two reads of ``version`` (the caller
         checked both); ignored if the version has moved since."""
         with self._lock:
-            if version % 2 or version != self._version:
+            if version % 2 or version != self._writes.read():
                 return
             self._entries[(tenant_id, dataset_id)] = (version, ids)
             self._entries.move_to_end((tenant_id, dataset_id))

@@ -46,11 +46,13 @@ class WriteSequence:
             if self._value % 2 == 0:
                 self._value += 1
 
-    def settled(self) -> None:
-        """Every write so far is committed or rolled back."""
+    def settled(self) -> bool:
+        """Every write so far is committed or rolled back; whether the counter moved."""
         with self._lock:
-            if self._value % 2 == 1:
-                self._value += 1
+            if self._value % 2 == 0:
+                return False
+            self._value += 1
+            return True
 
     def read(self) -> int:
         with self._lock:
