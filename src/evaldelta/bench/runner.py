@@ -270,7 +270,7 @@ def run(options: Options, console: Console) -> dict[str, Any]:
                 server = state.start()
                 client = _client(server)
             result["server_peak_rss_reset"] = server.reset_peak()
-            task = progress.add_task("deltas vs NumPy floor", total=2 * options.repeat + 2)
+            task = progress.add_task("deltas vs NumPy floor", total=2 * options.repeat + 3)
             result |= measure_deltas(
                 client, catalog, floor, options.repeat, lambda: progress.advance(task)
             )
