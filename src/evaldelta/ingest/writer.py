@@ -12,6 +12,7 @@ import asyncio
 import gc
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -58,6 +59,12 @@ _STOP = object()
 # few thousand rows, which cost a quarter of the server's CPU during ingest; these keep
 # young collections cheap and full ones rare.
 GC_THRESHOLDS = (50_000, 20, 10)
+# The writer gives up the GIL at every DuckDB statement and must win it back from the
+# threads parsing the next requests; with CPython's default switch interval (5 ms) each
+# statement's return could wait that long, and the writer's transactions are what
+# ingest waits on.  At 0.5 ms they were shorter per row and ingest over HTTP 5-13 % faster
+# (200,000 SDK-shaped feedback rows, 4 clients, alternating runs on a busy machine).
+SWITCH_INTERVAL_S = 0.0005
 # How long the writer waits for requests still being parsed to join its transaction: a
 # transaction has a fixed cost (commit, session lookups, a few statements) that a batch of
 # one request pays alone.
@@ -77,8 +84,10 @@ class Writer:
         self._parsing = 0
 
     def start(self) -> None:
-        """Start the writer thread (and set the process's GC thresholds for ingest)."""
+        """Start the writer thread (and set the process's GC thresholds and GIL switch
+        interval for ingest)."""
         gc.set_threshold(*GC_THRESHOLDS)
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._thread.start()
 
     def stop(self) -> None:
