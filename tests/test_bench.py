@@ -137,6 +137,18 @@ def test_runs_only_bodies_are_traces_posted_then_patched(tmp_path: Path) -> None
         assert run["status"] == "success" and run["outputs"] and run["inputs"], run
 
 
+def test_the_cpu_probe_applies_what_it_parses() -> None:
+    """``ingest_cpu`` parses and stores every body it encodes (runs with feedback, and
+    runs only), and says how many of each it measured."""
+    from evaldelta.bench.ingest_cpu import feedback_bodies, measure, trace_bodies
+
+    line = measure(feedback_bodies(2))
+    assert line.startswith("2 bodies, 100 runs, 2,000 feedback rows: "), line
+    assert "per feedback row parse" in line
+    line = measure(trace_bodies(2))
+    assert line.startswith("2 bodies, 50 runs, 0 feedback rows: "), line
+
+
 def test_bench_command_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     args = ["bench", "--scale", "XS", "--out", str(out), "--clients", "2", "--repeat", "2"]
