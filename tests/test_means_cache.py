@@ -39,7 +39,7 @@ from tests.delta_seed import (
     stream,
 )
 
-KEYS = ["correct", "cost"]
+KEYS = ["correct", "cost", "tone", "safety"]
 SCORES = [None, True, False, 0, 1, 0.5, 0.25, 3]
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -126,28 +126,35 @@ class Mirror:
         self.write(lambda: self.store.write_feedback_delete(self.tenant, feedback_id))
 
     def check(self, key: str, lower: bool, window: tuple[int, int] | None, filtered: bool) -> None:
-        """The engine's answer equals the reference's, now."""
+        """The engine's answer equals the reference's, now: for ``key`` asked alone, and
+        for every key of a request for all of them, in order (later keys of such a request
+        are read ahead, with an earlier key's scan)."""
         baseline, *comparisons = self.sessions
         filters = {comparisons[0]: ['eq(name, "a")']} if filtered else None
         ref_filters = {comparisons[0]: lambda run: run.fields["name"] == "a"} if filtered else None
-        query = prepare(
+        page = Page(*window) if window else None
+        alone = prepare(
             self.store, self.tenant, self.dataset, baseline, comparisons, [key], filters
         )
-        got = compute_key(self.store, query, key, lower, Page(*window) if window else None)
-        want = reference_delta(
-            self.examples,
-            self.runs,
-            list(self.feedback.values()),
-            baseline,
-            comparisons,
-            key,
-            lower_is_better=lower,
-            run_filters=ref_filters,
-            window=window,
-        )
-        for comparison, (improved, regressed) in want.items():
-            assert list(got[str(comparison)]["improved_examples"]) == improved
-            assert list(got[str(comparison)]["regressed_examples"]) == regressed
+        asked = [(alone, key)]
+        every = prepare(self.store, self.tenant, self.dataset, baseline, comparisons, KEYS, filters)
+        asked += [(every, k) for k in KEYS]
+        for query, k in asked:
+            got = compute_key(self.store, query, k, lower, page)
+            want = reference_delta(
+                self.examples,
+                self.runs,
+                list(self.feedback.values()),
+                baseline,
+                comparisons,
+                k,
+                lower_is_better=lower,
+                run_filters=ref_filters,
+                window=window,
+            )
+            for comparison, (improved, regressed) in want.items():
+                assert list(got[str(comparison)]["improved_examples"]) == improved, k
+                assert list(got[str(comparison)]["regressed_examples"]) == regressed, k
 
 
 OPS = st.one_of(

@@ -43,7 +43,7 @@ class _Capture:
         return []
 
     def fetchnumpy(self) -> dict[str, Any]:
-        return defaultdict(lambda: np.zeros(0))  # no rows, whatever the columns
+        return defaultdict(lambda: np.zeros(0, dtype=np.int64))  # no rows, whatever the columns
 
 
 @dataclass
