@@ -356,3 +356,44 @@ def test_no_read_mixes_kept_means_with_a_newer_write(
             reads += 1
     finally:
         thread.join()
+
+
+def test_concurrent_cold_requests_all_get_the_reference_answer(store: DuckDBStore) -> None:
+    """Several requests for every key, started at once on unread data: reads of several
+    keys take turns and the waiting requests use what the others kept; every answer of
+    every request equals the reference."""
+    mirror = Mirror(store, 4)
+    for index, example in enumerate(mirror.examples):
+        for session in range(3):
+            run = mirror.add_run(session, example.id)
+            for k, key in enumerate(KEYS):
+                mirror.send_feedback(uuid4(), run, key, SCORES[(index + session + k) % 8])
+    baseline, *comparisons = mirror.sessions
+    errors: list[BaseException] = []
+
+    def request() -> None:
+        try:
+            query = prepare(store, mirror.tenant, mirror.dataset, baseline, comparisons, KEYS, None)
+            for key in KEYS:
+                got = compute_key(store, query, key, False)
+                want = reference_delta(
+                    mirror.examples,
+                    mirror.runs,
+                    list(mirror.feedback.values()),
+                    baseline,
+                    comparisons,
+                    key,
+                )
+                for comparison, (improved, regressed) in want.items():
+                    assert list(got[str(comparison)]["improved_examples"]) == improved
+                    assert list(got[str(comparison)]["regressed_examples"]) == regressed
+        except BaseException as err:  # reported by the main thread
+            errors.append(err)
+
+    threads = [threading.Thread(target=request) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []

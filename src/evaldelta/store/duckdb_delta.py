@@ -23,7 +23,7 @@ from evaldelta.delta.compare import compare
 from evaldelta.store.base import DeltaQuery, Page
 from evaldelta.store.duckdb_snapshot import Snapshot
 from evaldelta.store.id_table import ExampleIdList, IdTable
-from evaldelta.store.means_cache import RowKey
+from evaldelta.store.means_cache import MeansCache, RowKey
 
 Floats = npt.NDArray[np.float64]
 DeltaLists = dict[UUID, tuple[ExampleIdList, ExampleIdList]]
@@ -126,21 +126,33 @@ def _read_ahead(snap: Snapshot, query: DeltaQuery, key: str) -> list[str]:
 
     The scan's cost is mostly reading every feedback row's key, whatever the number of
     keys it keeps, so later keys of a stream are read with an earlier one and kept.  The
-    request's first key is read alone: it is what the first chunk waits for.
+    request's first key is read alone: it is what the first chunk waits for.  Nothing is
+    read ahead once a write has happened since the request's first read: the rows would
+    be dropped before they were used.
     """
     keys = list(query.feedback_keys)
-    if snap.cache is None or key not in keys or keys.index(key) == 0:
+    cache = snap.cache
+    if cache is None or key not in keys or keys.index(key) == 0:
         return []
-    later = keys[keys.index(key) + 1 :]
+    if cache.began_at(query, snap.version) != snap.version:
+        return []
     sessions = _sessions(query)
     ahead: list[str] = []
-    for other in later:
+    for other in keys[keys.index(key) + 1 :]:
         if len(ahead) == READ_AHEAD_KEYS:
             break
         wanted = [_row_key(query, other, s) for s in sessions]
-        if len(snap.cache.get(snap.version, wanted)) < len(wanted):
+        if len(cache.get(snap.version, wanted)) < len(wanted):
             ahead.append(other)
     return ahead
+
+
+def _kept(snap: Snapshot, query: DeltaQuery, key: str) -> dict[UUID, Floats]:
+    """The key's rows kept for the snapshot's version, by session."""
+    if snap.cache is None:
+        return {}
+    wanted = [_row_key(query, key, s) for s in _sessions(query)]
+    return {k[3]: row for k, row in snap.cache.get(snap.version, wanted).items()}
 
 
 def session_means(
@@ -151,20 +163,33 @@ def session_means(
     request, ``_read_ahead``), kept for later."""
     sessions = _sessions(query)
     cache = snap.cache
-    found: dict[UUID, Floats] = {}
     if cache is not None:
-        wanted = [_row_key(query, key, s) for s in sessions]
-        found = {k[3]: row for k, row in cache.get(snap.version, wanted).items()}
+        cache.began_at(query, snap.version)
+    found = _kept(snap, query, key)
     ids = snap.example_ids()
     if len(found) == len(sessions):
         if snap.exact():
             return ids, found
         return session_means_unkept(snap, query, key)  # the ids came from a newer snapshot
-    cur = snap.cursor()
+    snap.cursor()  # the snapshot, taken now: is it still the version of the kept rows?
     if cache is None or not snap.exact():  # nothing kept may be used or kept
         return session_means_unkept(snap, query, key)
-    keys = [key, *_read_ahead(snap, query, key)]
-    read = _read_means(cur, query, keys, sessions, len(ids))
+    if not _read_ahead(snap, query, key):
+        return ids, _read_and_keep(snap, cache, query, [key], len(ids))
+    with cache.read_ahead_lock:
+        found = _kept(snap, query, key)  # read by a stream this one waited for?
+        if len(found) == len(sessions):
+            return ids, found
+        keys = [key, *_read_ahead(snap, query, key)]
+        return ids, _read_and_keep(snap, cache, query, keys, len(ids))
+
+
+def _read_and_keep(
+    snap: Snapshot, cache: MeansCache, query: DeltaQuery, keys: list[str], width: int
+) -> dict[UUID, Floats]:
+    """Read the keys' rows in the snapshot, keep them all, return the first key's."""
+    sessions = _sessions(query)
+    read = _read_means(snap.cursor(), query, keys, sessions, width)
     cache.keep(
         snap.version,
         {
@@ -173,7 +198,7 @@ def session_means(
             for j, s in enumerate(sessions)
         },
     )
-    return ids, dict(zip(sessions, read[0], strict=True))
+    return dict(zip(sessions, read[0], strict=True))
 
 
 def session_means_unkept(

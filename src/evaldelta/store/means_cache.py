@@ -18,6 +18,7 @@ dropped as soon as a newer one is seen.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
 from uuid import UUID
@@ -71,6 +72,24 @@ class MeansCache:
         self._bytes = 0
         self.hits = 0
         self.misses = 0
+        # Reads of several keys at once take turns: their memory is bounded to one at a
+        # time, and streams waiting behind one find the rows it kept.
+        self.read_ahead_lock = threading.Lock()
+        self._began: dict[int, int] = {}  # id(request) -> version of its first read
+
+    def began_at(self, request: object, version: int) -> int:
+        """The write version ``request`` first read at (``version``, if this is its first
+        read); forgotten with the request."""
+        with self._lock:
+            began = self._began.get(id(request))
+            if began is None:
+                began = self._began[id(request)] = version
+                weakref.finalize(request, self._forget, id(request))
+            return began
+
+    def _forget(self, request_id: int) -> None:
+        with self._lock:
+            self._began.pop(request_id, None)
 
     def get(self, version: int, keys: Iterable[RowKey]) -> dict[RowKey, Floats]:
         """The kept rows among ``keys``, if they were read at ``version``."""
