@@ -88,8 +88,9 @@ class MeansCache:
             return began
 
     def _forget(self, request_id: int) -> None:
-        with self._lock:
-            self._began.pop(request_id, None)
+        # No lock: this runs whenever the request is collected, which may be inside a
+        # locked section of this very thread (a garbage collection); one pop is atomic.
+        self._began.pop(request_id, None)
 
     def get(self, version: int, keys: Iterable[RowKey]) -> dict[RowKey, Floats]:
         """The kept rows among ``keys``, if they were read at ``version``."""
