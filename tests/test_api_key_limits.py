@@ -33,8 +33,13 @@ def test_an_over_long_key_is_answered_as_a_wrong_key(
 
     with httpx.Client(base_url=shared_server.url + "/api/v1", timeout=30) as http:
         response = http.get("/datasets", headers=sent(oversized(length)))
-        assert response.status_code == 401, response.text
-        assert response.json() == WRONG
+        if length > H11_HEAD_LIMIT and response.status_code == 400:
+            # The head arrived in more than one read: the HTTP layer refused it first
+            # (see the next test); in one read it reaches the key check.
+            assert b"Invalid HTTP request received." in response.content
+        else:
+            assert response.status_code == 401, response.text
+            assert response.json() == WRONG
         # The same answer as a wrong key of a real key's length: the length tells nothing.
         short = http.get("/datasets", headers=sent(oversized(len(shared_server.key))))
         assert (short.status_code, short.json()) == (401, WRONG)

@@ -99,9 +99,12 @@ def test_no_key_appears_in_the_output_of_a_tracing_server(tmp_path: Path) -> Non
                         "feedback_keys": ["correct"],
                     },
                 ).status_code,
-                http.get("/datasets", headers={"x-api-key": huge}).status_code,
             ]
-        assert statuses == [200, 200, 401, 401, 401, 403, 404, 422, 422, 400, 413, 401, 404, 401]
+            # 64 KB in one header: uvicorn refuses a request head over 16 KiB with 400 if it
+            # arrives in more than one read, else the key is refused with 401 (too long).
+            huge_status = http.get("/datasets", headers={"x-api-key": huge}).status_code
+        assert statuses == [200, 200, 401, 401, 401, 403, 404, 422, 422, 400, 413, 401, 404]
+        assert huge_status in (400, 401)
         odd_bytes = odd.encode() + b"\xff\xfe"
         assert b" 401 " in raw_request(url, b"X-Api-Key: " + odd_bytes + b"\r\n")
         assert b" 400 " in raw_request(url, b"X-Api-Key: " + odd.encode() + b"\x00\r\n")
