@@ -28,7 +28,8 @@ from evaldelta.store.means_cache import MeansCache, RowKey
 Floats = npt.NDArray[np.float64]
 DeltaLists = dict[UUID, tuple[ExampleIdList, ExampleIdList]]
 
-# Later keys of a request read with one key's scan (see ``_read_ahead``); measured below.
+# Later keys of a request read with one key's scan (see ``_read_ahead``; the group size
+# was measured at L, docs/benchmarks.md).
 READ_AHEAD_KEYS = 5
 
 
@@ -141,8 +142,7 @@ def _read_ahead(snap: Snapshot, query: DeltaQuery, key: str) -> list[str]:
     for other in keys[keys.index(key) + 1 :]:
         if len(ahead) == READ_AHEAD_KEYS:
             break
-        wanted = [_row_key(query, other, s) for s in sessions]
-        if len(cache.get(snap.version, wanted)) < len(wanted):
+        if not cache.has(snap.version, (_row_key(query, other, s) for s in sessions)):
             ahead.append(other)
     return ahead
 

@@ -109,6 +109,12 @@ class MeansCache:
                     found[key] = row
         return found
 
+    def has(self, version: int, keys: Iterable[RowKey]) -> bool:
+        """Whether every one of ``keys`` is kept for ``version``; a probe, so neither a
+        hit nor a use (the rows keep their place in line)."""
+        with self._lock:
+            return version == self._version and all(k in self._rows for k in keys)
+
     def keep(self, version: int, rows: dict[RowKey, Floats]) -> None:
         """Keep rows read in a snapshot of ``version`` (even, checked by the caller);
         ignored once a newer version has been seen."""
