@@ -20,8 +20,8 @@ import httpx
 import pytest
 import uvicorn
 
-from evaldelta.app import create_app, open_store
-from evaldelta.auth import create_key
+from evaldelta.server.app import create_app, open_store
+from evaldelta.server.auth import create_key
 from evaldelta.settings import Settings
 
 # The SDK must never try to reach a hosted service from the tests.

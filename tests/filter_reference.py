@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
-from evaldelta.delta.filter_parser import Arg, Attr, Call, ListLit, Literal
-from evaldelta.delta.filters import parse_filter
+from evaldelta.delta.filters.compiler import parse_filter
+from evaldelta.delta.filters.parser import Arg, Attr, Call, ListLit, Literal
 from tests.filter_world import FEEDBACK, IDS, LABELS, RUNS, SESSION, TENANT
 
 MISSING = object()

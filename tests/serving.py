@@ -35,7 +35,7 @@ def command_env(home: Path) -> dict[str, str]:
 def evaldelta(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run the ``evaldelta`` command to its end, in ``cwd`` (also its home)."""
     return subprocess.run(
-        [sys.executable, "-m", "evaldelta.cli", *args],
+        [sys.executable, "-m", "evaldelta.cli.main", *args],
         cwd=cwd,
         env=command_env(cwd),
         capture_output=True,
@@ -113,7 +113,7 @@ def serving(data_dir: Path, *args: str, **settings: str) -> Iterator[Served]:
     logs = data_dir.parent / f"serve-{port}"
     env = command_env(data_dir.parent)
     env.update({f"EVALDELTA_{name.upper()}": value for name, value in settings.items()})
-    command = [sys.executable, "-m", "evaldelta.cli", "serve", "--data-dir", str(data_dir)]
+    command = [sys.executable, "-m", "evaldelta.cli.main", "serve", "--data-dir", str(data_dir)]
     served_out, served_err = logs.with_suffix(".out"), logs.with_suffix(".err")
     with served_out.open("wb") as out, served_err.open("wb") as err:
         process = subprocess.Popen(

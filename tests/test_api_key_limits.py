@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from evaldelta.auth import MAX_KEY_CHARS, new_api_key
+from evaldelta.server.auth import MAX_KEY_CHARS, new_api_key
 from tests.conftest import Server
 
 WRONG = {"detail": "Invalid API key"}

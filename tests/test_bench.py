@@ -16,19 +16,20 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from evaldelta.bench import bulk, bulk_clickhouse
-from evaldelta.bench.bulk import BulkResult
-from evaldelta.bench.floor import floor_data, floor_deltas
-from evaldelta.bench.ids import IdSpace, Kind, index_of
-from evaldelta.bench.payload import encode_runs, encode_traces
-from evaldelta.bench.records import Experiment
-from evaldelta.bench.scales import SCALES, Scale
-from evaldelta.bench.workload import KeySpec, Workload, generate, generate_experiment, keys_for
-from evaldelta.cli import app
+from evaldelta.bench.harness.bulk import clickhouse as bulk_clickhouse
+from evaldelta.bench.harness.bulk import store as bulk
+from evaldelta.bench.harness.bulk.store import BulkResult
+from evaldelta.bench.harness.floor import floor_data, floor_deltas
+from evaldelta.bench.workload.data import KeySpec, Workload, generate, generate_experiment, keys_for
+from evaldelta.bench.workload.ids import IdSpace, Kind, index_of
+from evaldelta.bench.workload.payload import encode_runs, encode_traces
+from evaldelta.bench.workload.records import Experiment
+from evaldelta.bench.workload.scales import SCALES, Scale
+from evaldelta.cli.main import app
 from evaldelta.ingest.multipart import decode_body, group_run_parts, parse_multipart
 from evaldelta.store.base import Row
-from evaldelta.store.clickhouse_sql import connect
-from evaldelta.store.clickhouse_store import ClickHouseStore
+from evaldelta.store.clickhouse.connection import connect
+from evaldelta.store.clickhouse.store import ClickHouseStore
 from tests.conftest import run_server
 
 
@@ -140,7 +141,7 @@ def test_runs_only_bodies_are_traces_posted_then_patched(tmp_path: Path) -> None
 def test_the_cpu_probe_applies_what_it_parses() -> None:
     """``ingest_cpu`` parses and stores every body it encodes (runs with feedback, and
     runs only), and says how many of each it measured."""
-    from evaldelta.bench.ingest_cpu import feedback_bodies, measure, trace_bodies
+    from evaldelta.bench.benchmark.ingest_cpu import feedback_bodies, measure, trace_bodies
 
     line = measure(feedback_bodies(2))
     assert line.startswith("2 bodies, 100 runs, 2,000 feedback rows: "), line

@@ -7,7 +7,7 @@ from itertools import pairwise
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evaldelta.bench.deltas import EventSplitter
+from evaldelta.bench.harness.deltas import EventSplitter
 
 event_st = st.binary(min_size=1, max_size=40).filter(lambda b: b"\n\n" not in b and b"\r" not in b)
 

@@ -35,11 +35,11 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from evaldelta import report
-from evaldelta.cli import app
-from evaldelta.cli_compare import run_comparison
-from evaldelta.client import Client
-from evaldelta.routes import deltas as delta_routes
+from evaldelta.cli import report
+from evaldelta.cli.compare import run_comparison
+from evaldelta.cli.main import app
+from evaldelta.client.http import Client
+from evaldelta.server.routes import deltas as delta_routes
 from tests.conftest import Server
 from tests.sse import parse_events
 
@@ -63,7 +63,7 @@ def environment(server: Server, **overrides: str) -> dict[str, str]:
 
 def cli(server: Server, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "evaldelta.cli", *args],
+        [sys.executable, "-m", "evaldelta.cli.main", *args],
         env=environment(server, **env),
         capture_output=True,
         text=True,
@@ -104,7 +104,7 @@ def cli_on_a_tty(server: Server, *args: str) -> str:
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
     process = subprocess.Popen(
-        [sys.executable, "-m", "evaldelta.cli", *args],
+        [sys.executable, "-m", "evaldelta.cli.main", *args],
         stdin=slave,
         stdout=slave,
         stderr=slave,
@@ -662,7 +662,7 @@ def test_compare_waits_for_a_stream_slot_when_the_tenant_holds_its_limit(
 ) -> None:
     """With one stream allowed and one open, a second compare is told 429, says it waits,
     and finishes with the full answer once the first stream ends."""
-    from evaldelta.streams import StreamLimits
+    from evaldelta.server.stream_limits import StreamLimits
 
     registry = demo.server.app.state.streams
     monkeypatch.setattr(registry, "limits", StreamLimits(max_streams_per_tenant=1))

@@ -24,17 +24,17 @@ from uuid import UUID
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from evaldelta.auth import hash_api_key
 from evaldelta.delta.engine import compute_key, prepare
-from evaldelta.delta.filter_sql_clickhouse import CLICKHOUSE
-from evaldelta.delta.filters import compile_filter, parse_filter
+from evaldelta.delta.filters.compiler import compile_filter, parse_filter
 from evaldelta.ingest.records import feedback_rows, run_ops
 from evaldelta.ingest.writer import Writer
+from evaldelta.server.auth import hash_api_key
 from evaldelta.store.base import IngestBatch, Page
-from evaldelta.store.clickhouse_schema import MIGRATIONS, migrate
-from evaldelta.store.clickhouse_sql import Connection, bind, connect, server_settings
-from evaldelta.store.clickhouse_store import ClickHouseStore
-from evaldelta.store.clickhouse_versions import encode
+from evaldelta.store.clickhouse.connection import Connection, bind, connect, server_settings
+from evaldelta.store.clickhouse.dialect import CLICKHOUSE
+from evaldelta.store.clickhouse.schema import MIGRATIONS, migrate
+from evaldelta.store.clickhouse.store import ClickHouseStore
+from evaldelta.store.clickhouse.versions import encode
 from tests.conftest import run_server, store_url
 from tests.delta_reference import RefExample, RefFeedback, RefRun
 from tests.delta_seed import (

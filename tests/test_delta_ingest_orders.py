@@ -190,7 +190,7 @@ def test_a_reopened_store_gives_the_same_answer(tmp_path: Path) -> None:
 def test_many_runs_awaited_by_feedback(http: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
     """When much feedback awaits its runs, the writer matches a batch's run ids in the store
     instead of reading every awaited id: the answer is the same."""
-    from evaldelta.store import duckdb_feedback
+    from evaldelta.store.duckdb import feedback as duckdb_feedback
 
     monkeypatch.setattr(duckdb_feedback, "WAITING_READ_LIMIT", 0)
     test_feedback_before_its_run_counts_once_the_run_arrives(http)

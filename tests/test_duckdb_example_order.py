@@ -18,7 +18,7 @@ import pytest
 from evaldelta.delta.engine import compute_key, prepare
 from evaldelta.ingest.records import feedback_rows, run_ops
 from evaldelta.store.base import IngestBatch
-from evaldelta.store.duckdb_store import DuckDBStore
+from evaldelta.store.duckdb.store import DuckDBStore
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 

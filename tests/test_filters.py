@@ -20,7 +20,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evaldelta.delta.filter_parser import (
+from evaldelta.delta.filters.compiler import (
+    MAX_SUBQUERIES,
+    FilterError,
+    compile_filter,
+    filter_to_sql,
+    parse_filter,
+)
+from evaldelta.delta.filters.parser import (
     MAX_DEPTH,
     MAX_FILTER_LENGTH,
     Attr,
@@ -28,14 +35,7 @@ from evaldelta.delta.filter_parser import (
     ListLit,
     Literal,
 )
-from evaldelta.delta.filters import (
-    MAX_SUBQUERIES,
-    FilterError,
-    compile_filter,
-    filter_to_sql,
-    parse_filter,
-)
-from evaldelta.store.duckdb_schema import MIGRATIONS
+from evaldelta.store.duckdb.schema import MIGRATIONS
 from tests.filter_reference import reference_labels
 from tests.filter_strategies import FILTERS
 from tests.filter_world import (

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 from typer.testing import CliRunner
 
-from evaldelta.cli import app
+from evaldelta.cli.main import app
 
 SECONDS = 10
 STREAMS = 20

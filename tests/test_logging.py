@@ -17,7 +17,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from evaldelta.cli import _redacted
+from evaldelta.cli.main import _redacted
 from tests.ingest_helpers import unique
 from tests.serving import EXIT_TIMEOUT, command_env, evaldelta, free_port, serving
 
@@ -166,7 +166,7 @@ def test_an_unknown_log_level_is_refused_plainly(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Invalid value for '--log-level'" in result.stderr
     from_env = subprocess.run(
-        [sys.executable, "-m", "evaldelta.cli", "serve", "--data-dir", str(tmp_path / "data")],
+        [sys.executable, "-m", "evaldelta.cli.main", "serve", "--data-dir", str(tmp_path / "data")],
         cwd=tmp_path,
         env={**command_env(tmp_path), "EVALDELTA_LOG_LEVEL": "loud"},
         capture_output=True,

@@ -7,8 +7,8 @@ from uuid import uuid4
 
 import duckdb
 
-from evaldelta.store.duckdb_schema import MIGRATIONS
-from evaldelta.store.duckdb_store import migrate, open_duckdb
+from evaldelta.store.duckdb.schema import MIGRATIONS
+from evaldelta.store.duckdb.store import migrate, open_duckdb
 
 
 def schema(con: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:

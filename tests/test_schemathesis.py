@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from evaldelta.app import create_app
+from evaldelta.server.app import create_app
 from evaldelta.settings import Settings
 from tests.conftest import Server, run_server, store_url
 

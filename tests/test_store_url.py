@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from evaldelta.app import open_store
-from evaldelta.store.duckdb_store import DuckDBStore
+from evaldelta.server.app import open_store
+from evaldelta.store.duckdb.store import DuckDBStore
 
 
 def _memory_limit(url: str) -> str:
@@ -38,7 +38,7 @@ def test_the_buffer_pool_is_bounded_by_default_and_set_by_the_url(tmp_path: Path
 def test_serve_refuses_a_bad_store_option_plainly(tmp_path: Path, query: str, said: str) -> None:
     url = f"duckdb:///{tmp_path / 'store.duckdb'}?{query}"
     done = subprocess.run(
-        [sys.executable, "-m", "evaldelta.cli", "serve", "--store", url, "--port", "0"],
+        [sys.executable, "-m", "evaldelta.cli.main", "serve", "--store", url, "--port", "0"],
         capture_output=True,
         text=True,
         timeout=60,

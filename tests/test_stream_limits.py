@@ -22,9 +22,9 @@ import httpx
 import orjson
 import pytest
 
-from evaldelta.app import create_app, open_store
-from evaldelta.auth import create_key
-from evaldelta.serving import server_for
+from evaldelta.server.app import create_app, open_store
+from evaldelta.server.auth import create_key
+from evaldelta.server.serving import server_for
 from evaldelta.settings import Settings
 from tests.conftest import Server, run_server
 from tests.delta_seed import (

@@ -147,8 +147,8 @@ def error_statuses(route: APIRoute) -> list[int]:
     413; 415 when it decodes the raw body itself), the writer (404 and 409 for the objects
     a write names, 429 when its queue is full)."""
     # Imported here: both modules raise the errors defined above.
-    from evaldelta.auth import current_tenant
-    from evaldelta.deps import writer_of
+    from evaldelta.server.auth import current_tenant
+    from evaldelta.server.deps import writer_of
 
     calls = _calls(route.dependant)
     if current_tenant not in calls:

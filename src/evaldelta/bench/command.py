@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from evaldelta.bench.load_command import load_command as load_command  # `evaldelta load`
+from evaldelta.bench.load.command import load_command as load_command  # `evaldelta load`
 
 
 def bench_command(
@@ -46,8 +46,8 @@ def bench_command(
     """Benchmark ingest and deltas against a NumPy floor; write JSON and Markdown."""
     from rich.console import Console
 
-    from evaldelta.bench.runner import Options, run
-    from evaldelta.bench.scales import get_scale
+    from evaldelta.bench.benchmark.runner import Options, run
+    from evaldelta.bench.workload.scales import get_scale
 
     try:
         chosen = get_scale(scale)

@@ -19,7 +19,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 from evaldelta.errors import Invalid
-from evaldelta.models import JsonObject, RunType, Score
+from evaldelta.server.models import JsonObject, RunType, Score
 from evaldelta.store.base import Row, RunOp
 from evaldelta.store.sqlrows import dump_json
 

@@ -1,0 +1,180 @@
+"""Examples: JSON create and bulk create, multipart upload, list, read, update, delete."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from pydantic import TypeAdapter, ValidationError
+
+from evaldelta.errors import Invalid, NotFound
+from evaldelta.ingest.multipart import group_example_parts, parse_multipart
+from evaldelta.server.auth import Tenant
+from evaldelta.server.deps import SettingsDep, StoreDep, WriterDep
+from evaldelta.server.models import Example, ExampleCreate, ExamplesCreated, ExampleUpdate
+from evaldelta.server.routes.body import read_body
+from evaldelta.server.routes.datasets import Limit, Offset
+from evaldelta.store.base import Page, Store
+
+router = APIRouter(tags=["examples"])
+platform = APIRouter(tags=["examples"])
+
+_example_list = TypeAdapter(list[ExampleCreate])
+_update_list = TypeAdapter(list[ExampleUpdate])
+
+# These bodies are parsed here, part by part, so FastAPI cannot describe them itself.
+MULTIPART_EXAMPLES = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "description": (
+                        "Parts named <example id> (a JSON object of the example's fields),"
+                        " <example id>.inputs and <example id>.outputs (JSON objects), and"
+                        " <example id>.attachment.<name> (any bytes); optionally compressed"
+                        " as a whole (Content-Encoding zstd or gzip)."
+                    ),
+                    "additionalProperties": {"type": "string", "format": "binary"},
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/examples", response_model=Example)
+async def create_example(body: ExampleCreate, tenant: Tenant, writer: WriterDep) -> Any:
+    row = body.model_dump()
+    created = await writer.call(lambda s: s.write_examples(tenant, [row]))
+    return created[0]
+
+
+@router.post("/examples/bulk", response_model=list[Example])
+async def create_examples(body: list[ExampleCreate], tenant: Tenant, writer: WriterDep) -> Any:
+    rows = [b.model_dump() for b in body]
+    return await writer.call(lambda s: s.write_examples(tenant, rows))
+
+
+@platform.post(
+    "/platform/datasets/{dataset_id}/examples",
+    response_model=ExamplesCreated,
+    status_code=201,
+    openapi_extra=MULTIPART_EXAMPLES,
+)
+async def upload_examples(
+    dataset_id: UUID, request: Request, tenant: Tenant, writer: WriterDep, settings: SettingsDep
+) -> Any:
+    """Multipart upload, as the SDK sends it when ``dataset_examples_multipart_enabled``."""
+    body = await read_body(request, settings)
+    grouped = group_example_parts(parse_multipart(body, request.headers.get("content-type", "")))
+    raw = []
+    for item in grouped:
+        item = {k: v for k, v in item.items() if k != "attachments"}
+        raw.append({**item, "dataset_id": dataset_id})
+    try:
+        rows = [e.model_dump() for e in _example_list.validate_python(raw)]
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise Invalid(first["msg"], loc=["body", *first["loc"]]) from err
+    created = await writer.call(lambda s: s.write_examples(tenant, rows))
+    return {
+        "example_ids": [r["id"] for r in created],
+        "count": len(created),
+        "as_of": datetime.now(UTC),
+    }
+
+
+@platform.patch(
+    "/platform/datasets/{dataset_id}/examples",
+    response_model=ExamplesCreated,
+    openapi_extra=MULTIPART_EXAMPLES,
+)
+async def update_examples_multipart(
+    dataset_id: UUID, request: Request, tenant: Tenant, writer: WriterDep, settings: SettingsDep
+) -> Any:
+    """Multipart update: what the SDK's ``update_example(s)`` send when
+    ``dataset_examples_multipart_enabled`` (parts absent or null leave a field unchanged)."""
+    body = await read_body(request, settings)
+    grouped = group_example_parts(parse_multipart(body, request.headers.get("content-type", "")))
+    try:
+        updates = _update_list.validate_python(
+            [{k: v for k, v in item.items() if k != "attachments"} for item in grouped]
+        )
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise Invalid(first["msg"], loc=["body", *first["loc"]]) from err
+    changes = [
+        (UUID(item["id"]), u.model_dump(exclude_none=True, exclude={"dataset_id"}))
+        for item, u in zip(grouped, updates, strict=True)
+    ]
+
+    def apply(store: Store) -> list[UUID]:
+        for example_id, change in changes:
+            current = store.get_example(tenant, example_id)
+            if current is None or current["dataset_id"] != dataset_id:
+                raise NotFound(f"Example {example_id} not found in dataset {dataset_id}")
+            store.write_example_update(tenant, example_id, change)
+        return [example_id for example_id, _ in changes]
+
+    updated = await writer.call(apply)
+    return {"example_ids": updated, "count": len(updated), "as_of": datetime.now(UTC)}
+
+
+@router.get("/examples", response_model=list[Example])
+def list_examples(
+    tenant: Tenant,
+    store: StoreDep,
+    dataset: UUID | None = None,
+    id: Annotated[list[UUID] | None, Query()] = None,
+    splits: Annotated[list[str] | None, Query()] = None,
+    metadata: str | None = None,
+    offset: Offset = 0,
+    limit: Limit = 100,
+) -> Any:
+    meta = None
+    if metadata:
+        try:
+            meta = orjson.loads(metadata)
+        except orjson.JSONDecodeError as err:
+            raise Invalid("metadata must be a JSON object", loc=["query", "metadata"]) from err
+        if not isinstance(meta, dict):
+            raise Invalid("metadata must be a JSON object", loc=["query", "metadata"])
+    where = {"dataset_id": dataset, "ids": id, "splits": splits, "metadata": meta}
+    return store.list_examples(tenant, where, Page(offset, limit))
+
+
+@router.get("/examples/{example_id}", response_model=Example)
+def read_example(example_id: UUID, tenant: Tenant, store: StoreDep) -> Any:
+    found = store.get_example(tenant, example_id)
+    if found is None:
+        raise NotFound(f"Example {example_id} not found")
+    return found
+
+
+@router.patch("/examples/{example_id}", response_model=Example)
+async def update_example(
+    example_id: UUID, body: ExampleUpdate, tenant: Tenant, writer: WriterDep
+) -> Any:
+    changes = body.model_dump(exclude_unset=True)
+    return await writer.call(lambda s: s.write_example_update(tenant, example_id, changes))
+
+
+@router.delete("/examples/{example_id}")
+async def delete_example(example_id: UUID, tenant: Tenant, writer: WriterDep) -> dict[str, str]:
+    await writer.call(lambda s: s.write_example_delete(tenant, [example_id]))
+    return {"message": "deleted"}
+
+
+@router.delete("/examples")
+async def delete_examples(
+    tenant: Tenant,
+    writer: WriterDep,
+    example_ids: Annotated[list[UUID], Query(min_length=1, max_length=1000)],
+) -> dict[str, str]:
+    await writer.call(lambda s: s.write_example_delete(tenant, example_ids))
+    return {"message": "deleted"}

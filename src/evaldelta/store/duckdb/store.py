@@ -1,0 +1,523 @@
+"""The embedded default store: one DuckDB file owned by the server process.
+
+DuckDB allows one process per file; inside it, each thread reads through its own cursor and
+the single writer thread does every write (see ``ingest/writer.py``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+import duckdb
+
+from evaldelta.delta.filters.compiler import DUCKDB, Dialect
+from evaldelta.errors import Conflict, NotFound
+from evaldelta.store.base import DeltaQuery, IngestBatch, Page, Row
+from evaldelta.store.duckdb import delta as duckdb_delta
+from evaldelta.store.duckdb import feedback as duckdb_feedback
+from evaldelta.store.duckdb import ingest as duckdb_ingest
+from evaldelta.store.duckdb import reads as duckdb_reads
+from evaldelta.store.duckdb import sessions as duckdb_sessions
+from evaldelta.store.duckdb.delta import DeltaLists
+from evaldelta.store.duckdb.example_order import ExampleOrder
+from evaldelta.store.duckdb.ingest import insert_rows
+from evaldelta.store.duckdb.means_cache import DEFAULT_MAX_BYTES, MeansCache, WriteSequence
+from evaldelta.store.duckdb.schema import MIGRATIONS
+from evaldelta.store.duckdb.snapshot import Snapshot
+from evaldelta.store.sqlrows import dump_json, fetch_rows
+
+T = TypeVar("T")
+
+EXAMPLE_COLUMNS = [
+    "tenant_id",
+    "id",
+    "dataset_id",
+    "inputs",
+    "outputs",
+    "metadata",
+    "split",
+    "source_run_id",
+    "created_at",
+    "modified_at",
+]
+
+DATASET_SELECT = """
+    SELECT d.*,
+        (SELECT count(*) FROM examples e WHERE e.tenant_id = d.tenant_id AND e.dataset_id = d.id)
+            AS example_count,
+        (SELECT count(*) FROM sessions s
+            WHERE s.tenant_id = d.tenant_id AND s.reference_dataset_id = d.id) AS session_count,
+        (SELECT max(s.start_time) FROM sessions s
+            WHERE s.tenant_id = d.tenant_id AND s.reference_dataset_id = d.id)
+            AS last_session_start_time
+    FROM datasets d
+"""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# DuckDB's own default buffer pool is 80 % of the machine's memory: a server sharing its
+# machine should not grow to that, and the delta reads one key's feedback at a time, which
+# a smaller pool (with the OS's page cache behind it) serves as well.
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+
+def open_duckdb(path: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) a DuckDB file and bring its schema up to date."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), config={"memory_limit": memory_limit})
+    con.execute("SET TimeZone = 'UTC'")
+    migrate(con)
+    return con
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> None:
+    """Apply the migrations this file has not seen yet, each in its own transaction."""
+    con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
+    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    applied = int(row[0]) if row else 0
+    for version, sql in enumerate(MIGRATIONS, start=1):
+        if version <= applied:
+            continue
+        con.execute("BEGIN")
+        con.execute(sql)
+        con.execute("INSERT INTO schema_migrations VALUES (?)", [version])
+        con.execute("COMMIT")
+
+
+class DuckDBStore:
+    """The ``Store`` implementation on a DuckDB file."""
+
+    filter_dialect: Dialect = DUCKDB
+
+    def __init__(
+        self,
+        path: Path,
+        memory_limit: str = DEFAULT_MEMORY_LIMIT,
+        means_cache_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        self.path = path
+        self._con = open_duckdb(path, memory_limit)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._examples = ExampleOrder()
+        self._writes = WriteSequence()
+        self.means = MeansCache(means_cache_bytes)
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    def _cur(self) -> duckdb.DuckDBPyConnection:
+        cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cur", None)
+        if cur is None:
+            with self._lock:
+                cur = self._con.cursor()
+            cur.execute("SET TimeZone = 'UTC'")
+            self._local.cur = cur
+        return cur
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return fetch_rows(self._cur(), sql, params)
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        rows = self._rows(sql, params)
+        return rows[0] if rows else None
+
+    def run_in_transaction(self, fn: Callable[[], T]) -> T:
+        cur = self._cur()
+        self._writes.writing()  # before the snapshot: kept means stop being used
+        try:
+            cur.execute("BEGIN")
+            self._local.in_transaction = True
+            try:
+                result = fn()
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+        finally:
+            self._local.in_transaction = False
+            self._examples.settled()
+            self._writes.settled()
+        return result
+
+    @contextmanager
+    def _writing_examples(self) -> Iterator[None]:
+        """Around every write to examples: cached example orders must not outlive it."""
+        own = not getattr(self._local, "in_transaction", False)
+        if own:
+            self._writes.writing()
+        self._examples.writing()
+        try:
+            yield
+        finally:
+            if own:  # autocommit: already committed
+                self._examples.settled()
+                self._writes.settled()
+
+    # --- tenants and keys ---------------------------------------------------------------
+
+    def write_tenant(self, name: str) -> UUID:
+        found = self._one("SELECT id FROM tenants WHERE name = ?", [name])
+        if found:
+            return UUID(str(found["id"]))
+        tenant_id = uuid4()
+        self._cur().execute("INSERT INTO tenants VALUES (?, ?, ?)", [tenant_id, name, now()])
+        # The SDK discovers its tenant id from the first project: keep one from the start.
+        self.write_session(tenant_id, {"name": "default"}, upsert=True)
+        return tenant_id
+
+    def write_api_key(self, tenant_id: UUID, key_hash: str, key_prefix: str) -> None:
+        self._cur().execute(
+            "INSERT INTO api_keys VALUES (?, ?, ?, ?)", [key_hash, tenant_id, key_prefix, now()]
+        )
+
+    def tenant_for_key_hash(self, key_hash: str) -> UUID | None:
+        found = self._one("SELECT tenant_id FROM api_keys WHERE key_hash = ?", [key_hash])
+        return UUID(str(found["tenant_id"])) if found else None
+
+    def tenant_count(self) -> int:
+        found = self._one("SELECT count(*) AS n FROM tenants")
+        return int(found["n"]) if found else 0
+
+    # --- datasets -----------------------------------------------------------------------
+
+    def write_dataset(self, tenant_id: UUID, row: Row) -> Row:
+        if self._one(
+            "SELECT 1 FROM datasets WHERE tenant_id = ? AND name = ?", [tenant_id, row["name"]]
+        ):
+            raise Conflict(f"Dataset with name {row['name']!r} already exists")
+        dataset_id = row.get("id") or uuid4()
+        if self._one(
+            "SELECT 1 FROM datasets WHERE tenant_id = ? AND id = ?", [tenant_id, dataset_id]
+        ):
+            raise Conflict(f"Dataset with id {dataset_id} already exists")
+        created = row.get("created_at") or now()
+        self._cur().execute(
+            """INSERT INTO datasets (tenant_id, id, name, description, data_type, created_at,
+                modified_at, inputs_schema_definition, outputs_schema_definition,
+                transformations, externally_managed, extra, metadata)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                tenant_id,
+                dataset_id,
+                row["name"],
+                row.get("description"),
+                row.get("data_type") or "kv",
+                created,
+                created,
+                dump_json(row.get("inputs_schema_definition")),
+                dump_json(row.get("outputs_schema_definition")),
+                dump_json(row.get("transformations")),
+                row.get("externally_managed"),
+                dump_json(row.get("extra")),
+                dump_json((row.get("extra") or {}).get("metadata")),
+            ],
+        )
+        return self._require_dataset(tenant_id, dataset_id)
+
+    def _require_dataset(self, tenant_id: UUID, dataset_id: UUID) -> Row:
+        found = self.get_dataset(tenant_id, dataset_id)
+        if found is None:
+            raise NotFound(f"Dataset {dataset_id} not found")
+        return found
+
+    def write_dataset_update(self, tenant_id: UUID, dataset_id: UUID, changes: Row) -> Row:
+        current = self._require_dataset(tenant_id, dataset_id)
+        name = changes.get("name")
+        if (
+            name
+            and name != current["name"]
+            and self._one(
+                "SELECT 1 FROM datasets WHERE tenant_id = ? AND name = ?", [tenant_id, name]
+            )
+        ):
+            raise Conflict(f"Dataset with name {name!r} already exists")
+        merged = {**current, **{k: v for k, v in changes.items() if v is not None}}
+        self._cur().execute(
+            """UPDATE datasets SET name = ?, description = ?, inputs_schema_definition = ?,
+                outputs_schema_definition = ?, metadata = ?, modified_at = ?
+               WHERE tenant_id = ? AND id = ?""",
+            [
+                merged["name"],
+                merged.get("description"),
+                dump_json(merged.get("inputs_schema_definition")),
+                dump_json(merged.get("outputs_schema_definition")),
+                dump_json(merged.get("metadata")),
+                now(),
+                tenant_id,
+                dataset_id,
+            ],
+        )
+        return self._require_dataset(tenant_id, dataset_id)
+
+    def write_dataset_delete(self, tenant_id: UUID, dataset_id: UUID) -> None:
+        self._require_dataset(tenant_id, dataset_id)
+        cur = self._cur()
+        with self._writing_examples():
+            cur.execute(
+                "DELETE FROM examples WHERE tenant_id = ? AND dataset_id = ?",
+                [tenant_id, dataset_id],
+            )
+        cur.execute("DELETE FROM datasets WHERE tenant_id = ? AND id = ?", [tenant_id, dataset_id])
+
+    def get_dataset(self, tenant_id: UUID, dataset_id: UUID) -> Row | None:
+        return self._one(
+            DATASET_SELECT + " WHERE d.tenant_id = ? AND d.id = ?", [tenant_id, dataset_id]
+        )
+
+    def has_dataset(self, tenant_id: UUID, dataset_id: UUID) -> bool:
+        found = self._cur().execute(
+            "SELECT 1 FROM datasets WHERE tenant_id = ? AND id = ?", [tenant_id, dataset_id]
+        )
+        return found.fetchone() is not None
+
+    def list_datasets(self, tenant_id: UUID, where: Row, page: Page) -> list[Row]:
+        sql: list[str] = [DATASET_SELECT + " WHERE d.tenant_id = ?"]
+        params: list[Any] = [tenant_id]
+        if where.get("ids"):
+            sql.append("AND d.id IN (SELECT unnest(?::UUID[]))")
+            params.append([str(i) for i in where["ids"]])
+        if where.get("name") is not None:
+            sql.append("AND d.name = ?")
+            params.append(where["name"])
+        if where.get("name_contains"):
+            sql.append("AND contains(lower(d.name), lower(?))")
+            params.append(where["name_contains"])
+        if where.get("data_type"):
+            sql.append("AND d.data_type IN (SELECT unnest(?::VARCHAR[]))")
+            params.append(list(where["data_type"]))
+        sql.append("ORDER BY d.created_at DESC, d.id LIMIT ? OFFSET ?")
+        params += [page.limit, page.offset]
+        return self._rows(" ".join(sql), params)
+
+    # --- examples -----------------------------------------------------------------------
+
+    def write_examples(self, tenant_id: UUID, rows: list[Row]) -> list[Row]:
+        for dataset_id in {r["dataset_id"] for r in rows}:
+            self._require_dataset(tenant_id, dataset_id)
+        stamp = now()
+        by_id: dict[UUID, Row] = {}
+        for r in rows:
+            split = r.get("split")
+            created = r.get("created_at") or stamp
+            example_id = r.get("id") or uuid4()
+            # A re-sent id (a client retry) replaces the earlier copy; the last one wins.
+            by_id[example_id] = {
+                "tenant_id": tenant_id,
+                "id": example_id,
+                "dataset_id": r["dataset_id"],
+                "inputs": dump_json(r.get("inputs") or {}),
+                "outputs": dump_json(r.get("outputs")),
+                "metadata": dump_json(r.get("metadata")),
+                "split": dump_json([split] if isinstance(split, str) else split),
+                "source_run_id": r.get("source_run_id"),
+                "created_at": created.replace(tzinfo=UTC)
+                if created.tzinfo is None
+                else created.astimezone(UTC),
+                "modified_at": stamp,
+            }
+        # One Arrow append, not one insert per example.
+        with self._writing_examples():
+            insert_rows(self._cur(), "examples", EXAMPLE_COLUMNS, list(by_id.values()))
+        ids = list(by_id)
+        found = {r["id"]: r for r in self._examples_by_id(tenant_id, ids)}
+        return [found[i] for i in ids]
+
+    def _examples_by_id(self, tenant_id: UUID, ids: list[UUID]) -> list[Row]:
+        return self.list_examples(tenant_id, {"ids": ids}, Page(0, max(len(ids), 1)))
+
+    def write_example_update(self, tenant_id: UUID, example_id: UUID, changes: Row) -> Row:
+        current = self.get_example(tenant_id, example_id)
+        if current is None:
+            raise NotFound(f"Example {example_id} not found")
+        if changes.get("dataset_id"):
+            self._require_dataset(tenant_id, changes["dataset_id"])
+        merged = {**current, **{k: v for k, v in changes.items() if v is not None}}
+        split = merged.get("split")
+        with self._writing_examples():
+            self._cur().execute(
+                """UPDATE examples SET dataset_id = ?, inputs = ?, outputs = ?, metadata = ?,
+                    split = ?, modified_at = ? WHERE tenant_id = ? AND id = ?""",
+                [
+                    merged["dataset_id"],
+                    dump_json(merged.get("inputs")),
+                    dump_json(merged.get("outputs")),
+                    dump_json(merged.get("metadata")),
+                    dump_json([split] if isinstance(split, str) else split),
+                    now(),
+                    tenant_id,
+                    example_id,
+                ],
+            )
+        updated = self.get_example(tenant_id, example_id)
+        assert updated is not None
+        return updated
+
+    def write_example_delete(self, tenant_id: UUID, example_ids: list[UUID]) -> None:
+        found = self._examples_by_id(tenant_id, example_ids)
+        if len(found) != len(set(example_ids)):
+            missing = set(example_ids) - {r["id"] for r in found}
+            raise NotFound(f"Example {sorted(map(str, missing))[0]} not found")
+        with self._writing_examples():
+            self._cur().execute(
+                "DELETE FROM examples WHERE tenant_id = ? AND id IN (SELECT unnest(?::UUID[]))",
+                [tenant_id, [str(i) for i in example_ids]],
+            )
+
+    def get_example(self, tenant_id: UUID, example_id: UUID) -> Row | None:
+        rows = self._examples_by_id(tenant_id, [example_id])
+        return rows[0] if rows else None
+
+    def list_examples(self, tenant_id: UUID, where: Row, page: Page) -> list[Row]:
+        return duckdb_reads.list_examples(self._cur(), tenant_id, where, page)
+
+    # --- sessions -----------------------------------------------------------------------
+
+    def write_session(self, tenant_id: UUID, row: Row, *, upsert: bool) -> Row:
+        return duckdb_sessions.write_session(self._cur(), tenant_id, row, upsert=upsert)
+
+    def write_session_update(self, tenant_id: UUID, session_id: UUID, changes: Row) -> Row:
+        return duckdb_sessions.write_session_update(self._cur(), tenant_id, session_id, changes)
+
+    def write_session_delete(self, tenant_id: UUID, session_id: UUID) -> None:
+        duckdb_sessions.write_session_delete(self._cur(), tenant_id, session_id)
+
+    def get_session(self, tenant_id: UUID, session_id: UUID, *, stats: bool) -> Row | None:
+        rows = duckdb_reads.list_sessions(
+            self._cur(), tenant_id, {"ids": [session_id]}, Page(0, 1), stats=stats
+        )
+        return rows[0] if rows else None
+
+    def list_sessions(self, tenant_id: UUID, where: Row, page: Page, *, stats: bool) -> list[Row]:
+        return duckdb_reads.list_sessions(self._cur(), tenant_id, where, page, stats=stats)
+
+    # --- runs and feedback --------------------------------------------------------------
+
+    def apply_ingest(self, batches: list[IngestBatch]) -> None:
+        duckdb_ingest.apply_ingest(self._cur(), batches)
+
+    def get_run(self, tenant_id: UUID, run_id: UUID) -> Row | None:
+        rows, _ = duckdb_reads.query_runs(
+            self._cur(), tenant_id, {"ids": [run_id]}, None, None, 1, "desc"
+        )
+        return rows[0] if rows else None
+
+    def query_runs(
+        self,
+        tenant_id: UUID,
+        where: Row,
+        filter_sql: tuple[str, list[Any]] | None,
+        cursor: str | None,
+        limit: int,
+        order: str,
+    ) -> tuple[list[Row], str | None]:
+        return duckdb_reads.query_runs(
+            self._cur(), tenant_id, where, filter_sql, cursor, limit, order
+        )
+
+    def write_feedback_update(self, tenant_id: UUID, feedback_id: UUID, changes: Row) -> Row:
+        duckdb_feedback.write_feedback_update(self._cur(), tenant_id, feedback_id, changes)
+        found = self.get_feedback(tenant_id, feedback_id)
+        assert found is not None
+        return found
+
+    def write_feedback_delete(self, tenant_id: UUID, feedback_id: UUID) -> None:
+        if self.get_feedback(tenant_id, feedback_id) is None:
+            raise NotFound(f"Feedback {feedback_id} not found")
+        self._cur().execute(
+            "DELETE FROM feedback WHERE tenant_id = ? AND id = ?", [tenant_id, feedback_id]
+        )
+
+    def get_feedback(self, tenant_id: UUID, feedback_id: UUID) -> Row | None:
+        rows = duckdb_reads.list_feedback(
+            self._cur(), tenant_id, {"ids": [feedback_id]}, Page(0, 1)
+        )
+        return rows[0] if rows else None
+
+    def list_feedback(self, tenant_id: UUID, where: Row, page: Page) -> list[Row]:
+        return duckdb_reads.list_feedback(self._cur(), tenant_id, where, page)
+
+    # --- feedback configs ---------------------------------------------------------------
+
+    def write_feedback_config(self, tenant_id: UUID, row: Row) -> Row:
+        current = self._one(
+            "SELECT * FROM feedback_configs WHERE tenant_id = ? AND feedback_key = ?",
+            [tenant_id, row["feedback_key"]],
+        )
+        config = row.get("feedback_config") or (current or {}).get("feedback_config")
+        if config is None:
+            raise NotFound(f"Feedback config {row['feedback_key']!r} not found")
+        lower = row.get("is_lower_score_better")
+        if lower is None:
+            lower = bool((current or {}).get("is_lower_score_better", False))
+        self._cur().execute(
+            "INSERT OR REPLACE INTO feedback_configs VALUES (?, ?, ?, ?, ?)",
+            [tenant_id, row["feedback_key"], dump_json(config), lower, now()],
+        )
+        return self.list_feedback_configs(tenant_id, [row["feedback_key"]], Page(0, 1))[0]
+
+    def write_feedback_config_delete(self, tenant_id: UUID, key: str) -> None:
+        self._cur().execute(
+            "DELETE FROM feedback_configs WHERE tenant_id = ? AND feedback_key = ?",
+            [tenant_id, key],
+        )
+
+    def list_feedback_configs(
+        self, tenant_id: UUID, keys: list[str] | None, page: Page
+    ) -> list[Row]:
+        sql: list[str] = ["SELECT * FROM feedback_configs WHERE tenant_id = ?"]
+        params: list[Any] = [tenant_id]
+        if keys:
+            sql.append("AND feedback_key IN (SELECT unnest(?::VARCHAR[]))")
+            params.append(list(keys))
+        sql.append("ORDER BY modified_at DESC, feedback_key LIMIT ? OFFSET ?")
+        params += [page.limit, page.offset]
+        return self._rows(" ".join(sql), params)
+
+    # --- deltas -------------------------------------------------------------------------
+
+    def _read_delta(self, query: DeltaQuery, read: Callable[[Snapshot], T]) -> T:
+        """Run ``read`` with what it needs at hand: kept example ids and means where they
+        are exact, one snapshot (inside a caller's transaction, its own) for the rest."""
+        in_transaction = getattr(self._local, "in_transaction", False)
+        snap = Snapshot(
+            self._cur(),
+            query.tenant_id,
+            query.dataset_id,
+            own_transaction=not in_transaction,
+            writes=None if in_transaction else self._writes,
+            examples=None if in_transaction else self._examples,
+            cache=None if in_transaction else self.means,
+        )
+        try:
+            return read(snap)
+        finally:
+            snap.close()
+
+    def delta(
+        self, query: DeltaQuery, key: str, *, lower_is_better: bool, window: Page | None
+    ) -> DeltaLists:
+        return self._read_delta(
+            query, lambda snap: duckdb_delta.delta(snap, query, key, lower_is_better, window)
+        )
+
+    def example_means(self, query: DeltaQuery, key: str) -> dict[UUID, dict[UUID, float]]:
+        return self._read_delta(query, lambda snap: duckdb_delta.example_means(snap, query, key))
+
+    def lower_is_better(self, tenant_id: UUID, keys: Sequence[str]) -> set[str]:
+        rows = self._rows(
+            """SELECT feedback_key FROM feedback_configs WHERE tenant_id = ?
+               AND is_lower_score_better AND feedback_key IN (SELECT unnest(?::VARCHAR[]))""",
+            [tenant_id, list(keys)],
+        )
+        return {r["feedback_key"] for r in rows}

@@ -1,5 +1,0 @@
-"""The comparison page: hand-written static assets and the router that serves them."""
-
-from evaldelta.web.router import router
-
-__all__ = ["router"]
