@@ -18,7 +18,7 @@ from uuid import UUID
 import orjson
 import zstandard
 
-from evaldelta.ingest.errors import IngestError
+from evaldelta.errors import IngestError
 from evaldelta.ingest.parts import DEFAULT_CONTENT_TYPE, Part, parse_multipart
 
 __all__ = [

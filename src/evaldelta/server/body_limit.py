@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from evaldelta.errors import PayloadTooLarge, error_body
+from evaldelta.errors import PayloadTooLarge
+from evaldelta.server.error_handlers import error_body
 
 
 class BodySizeLimit:
