@@ -20,9 +20,10 @@ import httpx
 import pytest
 import uvicorn
 
-from evaldelta.server.app import create_app, open_store
+from evaldelta.server.app import create_app
 from evaldelta.server.auth import create_key
 from evaldelta.settings import Settings
+from evaldelta.store import open_store
 
 # The SDK must never try to reach a hosted service from the tests.
 os.environ.setdefault("LANGSMITH_TRACING", "false")

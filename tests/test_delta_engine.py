@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from evaldelta.delta.engine import compute_key, prepare
 from evaldelta.ingest.records import feedback_rows, run_ops
-from evaldelta.server.app import open_store
+from evaldelta.store import open_store
 from evaldelta.store.base import IngestBatch, Page, Store
 from tests.conftest import STORE_KINDS, store_url
 from tests.delta_reference import RefExample, RefFeedback, RefRun, reference_delta

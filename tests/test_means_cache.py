@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from evaldelta.delta.engine import compute_key, prepare
 from evaldelta.ingest.records import feedback_rows, run_ops, score_columns
-from evaldelta.server.app import open_store
+from evaldelta.store import open_store
 from evaldelta.store.base import IngestBatch, Page
 from evaldelta.store.duckdb.store import DuckDBStore
 from tests.conftest import Server, store_url

@@ -22,10 +22,11 @@ import httpx
 import orjson
 import pytest
 
-from evaldelta.server.app import create_app, open_store
+from evaldelta.server.app import create_app
 from evaldelta.server.auth import create_key
 from evaldelta.server.serving import server_for
 from evaldelta.settings import Settings
+from evaldelta.store import open_store
 from tests.conftest import Server, run_server
 from tests.delta_seed import (
     post_runs,
