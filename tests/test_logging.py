@@ -17,7 +17,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from evaldelta.cli.main import _redacted
+from evaldelta.cli.serve import _redacted
 from tests.ingest_helpers import unique
 from tests.serving import EXIT_TIMEOUT, command_env, evaldelta, free_port, serving
 
