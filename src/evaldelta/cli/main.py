@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from evaldelta.bench.command import bench_command, load_command
+from evaldelta.bench.command import bench_command
+from evaldelta.bench.load.command import load_command
 from evaldelta.cli import compare, demo, keys, serve
 
 app = typer.Typer(
@@ -15,7 +16,7 @@ app.add_typer(keys.app, name="keys")
 app.command()(compare.compare)
 app.command()(compare.gate)
 app.command()(demo.demo)
-# evaldelta.bench.command imports only typer; the benchmark loads when it runs.
+# Both command modules import only typer: the benchmark and the load test load when run.
 app.command("bench")(bench_command)
 app.command("load")(load_command)
 
