@@ -40,6 +40,15 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert test in ci, ".ci/run must call the README's test command verbatim"
 
 
+def test_ci_runs_the_readme_lint_command() -> None:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Development", 1)[1].split("\n## ", 1)[0]
+    (lint,) = re.findall(r"```bash\n(.*?)```", section, re.S)
+    assert "mypy --strict src" in lint and "ruff format --check" in lint
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert lint.strip() in ci, ".ci/run must call the README's lint command verbatim"
+
+
 @pytest.mark.skipif(
     not (os.environ.get("CI") or os.environ.get("EVALDELTA_README_TEST")),
     reason="installs from the registry: runs in CI or with EVALDELTA_README_TEST=1",
