@@ -22,7 +22,7 @@ import zstandard
 from langsmith.utils import LangSmithConflictError, LangSmithNotFoundError
 
 from tests.conftest import Server, run_server
-from tests.ingest_helpers import (
+from tests.support.ingest import (
     multipart_body,
     new_run,
     patch_of,

@@ -17,7 +17,7 @@ from langsmith import Client
 from langsmith.utils import LangSmithAuthError, LangSmithError
 
 from tests.conftest import Server, run_server
-from tests.ingest_helpers import (
+from tests.support.ingest import (
     multipart_body,
     new_run,
     patch_of,

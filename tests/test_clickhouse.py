@@ -36,8 +36,8 @@ from evaldelta.store.clickhouse.schema import MIGRATIONS, migrate
 from evaldelta.store.clickhouse.store import ClickHouseStore
 from evaldelta.store.clickhouse.versions import encode
 from tests.conftest import run_server, store_url
-from tests.delta_reference import RefExample, RefFeedback, RefRun
-from tests.delta_seed import (
+from tests.support.delta_reference import RefExample, RefFeedback, RefRun
+from tests.support.delta_seed import (
     World,
     all_pages,
     create_dataset,
@@ -49,9 +49,9 @@ from tests.delta_seed import (
     run_post,
     stream,
 )
-from tests.filter_reference import reference_labels
-from tests.filter_strategies import FILTERS
-from tests.filter_world import EXAMPLES, FEEDBACK, LABELS, RUNS, SESSION, T0, TENANT
+from tests.support.filter_reference import reference_labels
+from tests.support.filter_strategies import FILTERS
+from tests.support.filter_world import EXAMPLES, FEEDBACK, LABELS, RUNS, SESSION, T0, TENANT
 
 # --- parameters -------------------------------------------------------------------------
 

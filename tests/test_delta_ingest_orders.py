@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import run_server
-from tests.delta_seed import (
+from tests.support.delta_seed import (
     create_dataset,
     create_examples,
     create_experiment,

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import Server, run_server
-from tests.ingest_helpers import (
+from tests.support.ingest import (
     multipart_body,
     new_run,
     patch_of,

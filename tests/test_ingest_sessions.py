@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import Server, run_server
-from tests.ingest_helpers import (
+from tests.support.ingest import (
     new_run,
     post_multipart,
     read_run,

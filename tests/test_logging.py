@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from evaldelta.cli.main import _redacted
-from tests.ingest_helpers import unique
-from tests.serving import EXIT_TIMEOUT, command_env, evaldelta, free_port, serving
+from tests.support.cli_process import EXIT_TIMEOUT, command_env, evaldelta, free_port, serving
+from tests.support.ingest import unique
 
 FRAGMENT = 8  # no run of this many characters of a key's secret part may appear
 
