@@ -128,3 +128,10 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server for a module's read-mostly tests (each test uses its own names)."""
     with run_server(tmp_path_factory.mktemp("shared") / "data") as running:
         yield running
+
+
+@pytest.fixture
+def http(shared_server: Server) -> Iterator[httpx.Client]:
+    """A client of the module's shared server: tenant alpha's key, on ``/api/v1``."""
+    with shared_server.http() as client:
+        yield client

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serving import free_port
+from tests.support.cli_process import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
