@@ -17,18 +17,14 @@ from uuid import UUID
 import orjson
 from fastapi.concurrency import run_in_threadpool
 
-from evaldelta.delta.filters.compiler import (
-    DUCKDB,
-    Dialect,
-    FilterError,
-    compile_filter,
-    parse_filter,
-)
+from evaldelta.delta.filters.compiler import FilterError, compile_filter, parse_filter
 from evaldelta.delta.stats import holm, paired_stats
 from evaldelta.errors import Invalid, NotFound
 from evaldelta.server.models import Filters
 from evaldelta.server.stream_limits import Cutoff, StreamCut
 from evaldelta.store.base import DeltaQuery, IdList, Page, Store
+from evaldelta.store.dialect import Dialect
+from evaldelta.store.duckdb.dialect import DUCKDB
 
 DeltaLists = dict[str, dict[str, list[UUID]]]
 T = TypeVar("T")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
-from evaldelta.delta.filters.compiler import Dialect
+from evaldelta.store.dialect import Dialect
 
 Row = dict[str, Any]
 T = TypeVar("T")

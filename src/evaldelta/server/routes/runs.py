@@ -8,7 +8,7 @@ from uuid import UUID
 import orjson
 from fastapi import APIRouter, Request
 
-from evaldelta.delta.filters.compiler import Dialect, FilterError, compile_filter, parse_filter
+from evaldelta.delta.filters.compiler import FilterError, compile_filter, parse_filter
 from evaldelta.errors import Invalid, NotFound
 from evaldelta.ingest.multipart import group_run_parts, parse_multipart
 from evaldelta.ingest.records import feedback_rows, run_ops
@@ -17,6 +17,7 @@ from evaldelta.server.deps import SettingsDep, StoreDep, WriterDep
 from evaldelta.server.models import Run, RunsPage, RunsQuery
 from evaldelta.server.routes.body import read_body
 from evaldelta.store.base import IngestBatch
+from evaldelta.store.dialect import Dialect
 
 router = APIRouter(tags=["runs"])
 

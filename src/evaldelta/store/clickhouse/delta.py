@@ -19,10 +19,10 @@ from uuid import UUID
 import numpy as np
 import numpy.typing as npt
 
-from evaldelta.delta.compare import compare
 from evaldelta.store.base import DeltaQuery, Page
 from evaldelta.store.clickhouse.connection import Connection
 from evaldelta.store.clickhouse.example_order import ExampleOrder, example_order
+from evaldelta.store.compare import compare
 from evaldelta.store.id_table import ExampleIdList
 
 Floats = npt.NDArray[np.float64]

@@ -1,4 +1,4 @@
-"""The ClickHouse dialect of the filter compiler (see :class:`evaldelta.delta.filters.compiler.Dialect`).
+"""The ClickHouse dialect of the filter compiler (see :class:`evaldelta.store.dialect.Dialect`).
 
 JSON documents are stored as ``String`` columns and read with the ``JSONExtract*``
 functions; ``tags`` is a JSON array (NULL when a run has none, as in DuckDB).  The
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from evaldelta.delta.filters.compiler import Dialect
+from evaldelta.store.dialect import Dialect
 
 
 class ClickHouseDialect:

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from evaldelta.delta.filters.compiler import Dialect
 from evaldelta.errors import Conflict, NotFound
 from evaldelta.store.base import DeltaQuery, IdList, IngestBatch, Page, Row
 from evaldelta.store.clickhouse import delta as clickhouse_delta
@@ -30,6 +29,7 @@ from evaldelta.store.clickhouse.versions import (
     tombstone,
     tombstone_where,
 )
+from evaldelta.store.dialect import Dialect
 
 T = TypeVar("T")
 

@@ -6,7 +6,7 @@ its run's session, example and root flag, so the means of every session come fro
 of the key's feedback rows with no join to runs; a session with filters adds a semi-join to
 its own filtered runs.  Rows of means already kept in memory (``means_cache``) are used
 instead of the scan when they are exact for the reader's snapshot, and the rows read are
-kept for the next request.  The comparison is NumPy work (``delta.compare``).
+kept for the next request.  The comparison is NumPy work (``store/compare.py``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import duckdb
 import numpy as np
 import numpy.typing as npt
 
-from evaldelta.delta.compare import compare
 from evaldelta.store.base import DeltaQuery, Page
+from evaldelta.store.compare import compare
 from evaldelta.store.duckdb.means_cache import MeansCache, RowKey
 from evaldelta.store.duckdb.snapshot import Snapshot
 from evaldelta.store.id_table import ExampleIdList, IdTable

@@ -16,15 +16,16 @@ from uuid import UUID, uuid4
 
 import duckdb
 
-from evaldelta.delta.filters.compiler import DUCKDB, Dialect
 from evaldelta.errors import Conflict, NotFound
 from evaldelta.store.base import DeltaQuery, IngestBatch, Page, Row
+from evaldelta.store.dialect import Dialect
 from evaldelta.store.duckdb import delta as duckdb_delta
 from evaldelta.store.duckdb import feedback as duckdb_feedback
 from evaldelta.store.duckdb import ingest as duckdb_ingest
 from evaldelta.store.duckdb import reads as duckdb_reads
 from evaldelta.store.duckdb import sessions as duckdb_sessions
 from evaldelta.store.duckdb.delta import DeltaLists
+from evaldelta.store.duckdb.dialect import DUCKDB
 from evaldelta.store.duckdb.example_order import ExampleOrder
 from evaldelta.store.duckdb.ingest import insert_rows
 from evaldelta.store.duckdb.means_cache import DEFAULT_MAX_BYTES, MeansCache, WriteSequence
