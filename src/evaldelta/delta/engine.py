@@ -22,7 +22,7 @@ from evaldelta.delta.stats import holm, paired_stats
 from evaldelta.errors import Invalid, NotFound
 from evaldelta.server.models import Filters
 from evaldelta.server.stream_limits import Cutoff, StreamCut
-from evaldelta.store.base import DeltaQuery, IdList, Page, Store
+from evaldelta.store.base import DeltaQuery, IdList, Page, SessionWhere, Store
 from evaldelta.store.dialect import Dialect
 from evaldelta.store.duckdb.dialect import DUCKDB
 
@@ -80,7 +80,9 @@ def prepare(
     wanted = list(dict.fromkeys([baseline, *comparisons]))
     found = {  # one read for every session of the request
         s["id"]: s
-        for s in store.list_sessions(tenant_id, {"ids": wanted}, Page(0, len(wanted)), stats=False)
+        for s in store.list_sessions(
+            tenant_id, SessionWhere(ids=wanted), Page(0, len(wanted)), stats=False
+        )
     }
     for session_id in wanted:
         session = found.get(session_id)

@@ -7,8 +7,8 @@ beside it: ``store/duckdb/dialect.py`` and ``store/clickhouse/dialect.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 
 class Dialect(Protocol):
@@ -51,3 +51,46 @@ class Dialect(Protocol):
 
     def seconds_between(self, start: str, end: str) -> str:
         """Seconds from timestamp ``start`` to ``end``, as a double."""
+
+    # --- for the list queries (``store/listing.py``) ---------------------------------
+
+    def in_ids(self, column: str) -> str:
+        """``column`` is one of the UUIDs in the parameter (a list from ``uuid_params``)."""
+
+    def in_texts(self, column: str) -> str:
+        """``column`` is one of the strings in the parameter (a list)."""
+
+    def uuid_params(self, values: Iterable[Any]) -> list[Any]:
+        """UUIDs (or their text) as the parameter of ``in_ids``."""
+
+    def id_order(self, column: str) -> str:
+        """An id column as a sort key: every store orders ids by their text, as Python does."""
+
+    def id_order_value(self, value: Any) -> Any:
+        """A UUID as a parameter compared with ``id_order``."""
+
+    def splits_any(self, column: str) -> str:
+        """The example's splits (a JSON list, no list meaning ``["base"]``) share one with
+        the text list parameter."""
+
+    def json_member_equals(self, doc: str, key: str, value: Any) -> tuple[str, list[Any]]:
+        """Member ``key`` (user input: passed as a parameter) of JSON object ``doc`` equals
+        ``value``, compared as JSON; the condition and its parameters."""
+
+    def json_is_string(self, value: str) -> str:
+        """Whether a JSON value is a string."""
+
+    def count_if(self, cond: str) -> str:
+        """How many rows of the group satisfy ``cond``."""
+
+    def avg_if(self, expr: str, cond: str) -> str:
+        """The mean of ``expr`` over the rows satisfying ``cond`` (NULL if none do)."""
+
+    def quantile_if(self, q: float, expr: str, cond: str) -> str:
+        """The ``q`` quantile (interpolated) of ``expr`` over the rows satisfying ``cond``."""
+
+    def stddev_pop(self, expr: str) -> str:
+        """The population standard deviation of ``expr``."""
+
+    def epoch_seconds_between(self, start: str, end: str) -> str:
+        """Seconds from ``start`` to ``end`` as the session statistics compute latency."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
 
 from evaldelta.store.dialect import Dialect
 
@@ -50,6 +53,46 @@ class DuckDBDialect:
     def seconds_between(self, start: str, end: str) -> str:
         # Whole microseconds, then divide: epoch() differences lose precision.
         return f"(date_diff('microsecond', {start}, {end}) / 1000000)"
+
+    def in_ids(self, column: str) -> str:
+        return f"{column} IN (SELECT unnest(?::UUID[]))"
+
+    def in_texts(self, column: str) -> str:
+        return f"{column} IN (SELECT unnest(?::VARCHAR[]))"
+
+    def uuid_params(self, values: Iterable[Any]) -> list[Any]:
+        return [str(v) for v in values]
+
+    def id_order(self, column: str) -> str:
+        return column  # DuckDB orders UUIDs as their text
+
+    def id_order_value(self, value: Any) -> Any:
+        return value
+
+    def splits_any(self, column: str) -> str:
+        return f"list_has_any(coalesce(CAST({column} AS VARCHAR[]), ['base']), ?::VARCHAR[])"
+
+    def json_member_equals(self, doc: str, key: str, value: Any) -> tuple[str, list[Any]]:
+        path = '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return f"json_extract({doc}, ?) = ?::JSON", [path, orjson.dumps(value).decode()]
+
+    def json_is_string(self, value: str) -> str:
+        return f"json_type({value}) = 'VARCHAR'"
+
+    def count_if(self, cond: str) -> str:
+        return f"count(*) FILTER (WHERE {cond})"
+
+    def avg_if(self, expr: str, cond: str) -> str:
+        return f"avg({expr}) FILTER (WHERE {cond})"
+
+    def quantile_if(self, q: float, expr: str, cond: str) -> str:
+        return f"quantile_cont({expr}, {q}) FILTER (WHERE {cond})"
+
+    def stddev_pop(self, expr: str) -> str:
+        return f"stddev_pop({expr})"
+
+    def epoch_seconds_between(self, start: str, end: str) -> str:
+        return f"epoch({end}) - epoch({start})"
 
 
 DUCKDB: Dialect = DuckDBDialect()
