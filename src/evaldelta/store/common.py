@@ -8,7 +8,7 @@ stored row (a transaction's ``INSERT``/``UPDATE`` on DuckDB, a new version on Cl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -28,6 +28,58 @@ from evaldelta.store.listing import Listing
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+# --- the rules of session writes --------------------------------------------------------
+
+
+def existing_session(
+    name: str, session_id: UUID, by_name: Row | None, by_id: Row | None, *, upsert: bool
+) -> Row | None:
+    """The stored session a create answers with: the same create sent again (a client
+    retry after a lost answer), or with ``upsert`` the session of that name or id.  A 409
+    if another session has the name or the id; None if the session is new."""
+    if by_id is not None and (by_id["name"] == name or upsert):
+        return by_id
+    if by_name is not None:
+        if upsert:
+            return by_name
+        raise Conflict(f"Session with name {name!r} already exists")
+    if by_id is not None:
+        raise Conflict(f"Session with id {session_id} already exists")
+    return None
+
+
+def new_session(tenant_id: UUID, session_id: UUID, name: str, row: Row) -> Row:
+    """The stored fields of a session created from an API row."""
+    return {
+        "tenant_id": tenant_id,
+        "id": session_id,
+        "name": name,
+        "description": row.get("description"),
+        "start_time": row.get("start_time") or now(),
+        "end_time": row.get("end_time"),
+        "extra": row.get("extra"),
+        "reference_dataset_id": row.get("reference_dataset_id"),
+        "default_dataset_id": row.get("default_dataset_id"),
+        "trace_tier": row.get("trace_tier"),
+    }
+
+
+def session_changes(current: Row, changes: Row, name_taken: Callable[[str], bool]) -> Row:
+    """The fields an update gives (a null means unchanged: the SDK sends nulls it does not
+    mean); a 409 if it renames the session to a name another session has."""
+    given = {k: v for k, v in changes.items() if v is not None}
+    if "name" in given and given["name"] != current["name"] and name_taken(given["name"]):
+        raise Conflict(f"Session with name {given['name']!r} already exists")
+    return given
+
+
+def require_examples(example_ids: list[UUID], found: Iterable[Any]) -> None:
+    """A 404 naming the first (by text) of ``example_ids`` that was not ``found``."""
+    missing = set(example_ids) - set(found)
+    if missing:
+        raise NotFound(f"Example {sorted(map(str, missing))[0]} not found")
 
 
 class CommonStore:

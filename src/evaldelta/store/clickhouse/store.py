@@ -16,7 +16,9 @@ from uuid import UUID, uuid4
 from evaldelta.errors import Conflict, NotFound
 from evaldelta.store.base import DeltaQuery, IdList, IngestBatch, Page, Row
 from evaldelta.store.clickhouse import delta as clickhouse_delta
+from evaldelta.store.clickhouse import feedback as clickhouse_feedback
 from evaldelta.store.clickhouse import ingest as clickhouse_ingest
+from evaldelta.store.clickhouse import sessions as clickhouse_sessions
 from evaldelta.store.clickhouse.connection import connect
 from evaldelta.store.clickhouse.dialect import CLICKHOUSE
 from evaldelta.store.clickhouse.schema import migrate
@@ -27,7 +29,7 @@ from evaldelta.store.clickhouse.versions import (
     tombstone,
     tombstone_where,
 )
-from evaldelta.store.common import CommonStore, now
+from evaldelta.store.common import CommonStore, now, require_examples
 from evaldelta.store.dialect import Dialect
 from evaldelta.store.listing import Listing
 
@@ -248,21 +250,19 @@ class ClickHouseStore(CommonStore):
 
     def write_example_delete(self, tenant_id: UUID, example_ids: list[UUID]) -> None:
         found = self._example_rows(tenant_id, example_ids)
-        if len(found) != len(set(example_ids)):
-            missing = set(example_ids) - set(found)
-            raise NotFound(f"Example {sorted(map(str, missing))[0]} not found")
+        require_examples(example_ids, found)
         tombstone(self._conn, "examples_versions", list(found.values()))
 
     # --- sessions -----------------------------------------------------------------------
 
     def write_session(self, tenant_id: UUID, row: Row, *, upsert: bool) -> Row:
-        return clickhouse_ingest.write_session(self._conn, tenant_id, row, upsert=upsert)
+        return clickhouse_sessions.write_session(self._conn, tenant_id, row, upsert=upsert)
 
     def write_session_update(self, tenant_id: UUID, session_id: UUID, changes: Row) -> Row:
-        return clickhouse_ingest.write_session_update(self._conn, tenant_id, session_id, changes)
+        return clickhouse_sessions.write_session_update(self._conn, tenant_id, session_id, changes)
 
     def write_session_delete(self, tenant_id: UUID, session_id: UUID) -> None:
-        clickhouse_ingest.write_session_delete(self._conn, tenant_id, session_id)
+        clickhouse_sessions.write_session_delete(self._conn, tenant_id, session_id)
 
     # --- runs and feedback --------------------------------------------------------------
 
@@ -270,13 +270,13 @@ class ClickHouseStore(CommonStore):
         clickhouse_ingest.apply_ingest(self._conn, batches)
 
     def write_feedback_update(self, tenant_id: UUID, feedback_id: UUID, changes: Row) -> Row:
-        clickhouse_ingest.write_feedback_update(self._conn, tenant_id, feedback_id, changes)
+        clickhouse_feedback.write_feedback_update(self._conn, tenant_id, feedback_id, changes)
         found = self.get_feedback(tenant_id, feedback_id)
         assert found is not None
         return found
 
     def write_feedback_delete(self, tenant_id: UUID, feedback_id: UUID) -> None:
-        clickhouse_ingest.write_feedback_delete(self._conn, tenant_id, feedback_id)
+        clickhouse_feedback.write_feedback_delete(self._conn, tenant_id, feedback_id)
 
     # --- feedback configs ---------------------------------------------------------------
 

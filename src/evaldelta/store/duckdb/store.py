@@ -18,7 +18,7 @@ import duckdb
 
 from evaldelta.errors import Conflict, NotFound
 from evaldelta.store.base import DeltaQuery, IngestBatch, Page, Row
-from evaldelta.store.common import CommonStore, now
+from evaldelta.store.common import CommonStore, now, require_examples
 from evaldelta.store.dialect import Dialect
 from evaldelta.store.duckdb import delta as duckdb_delta
 from evaldelta.store.duckdb import feedback as duckdb_feedback
@@ -311,10 +311,9 @@ class DuckDBStore(CommonStore):
         return updated
 
     def write_example_delete(self, tenant_id: UUID, example_ids: list[UUID]) -> None:
-        found = self._examples_by_id(tenant_id, example_ids)
-        if len(found) != len(set(example_ids)):
-            missing = set(example_ids) - {r["id"] for r in found}
-            raise NotFound(f"Example {sorted(map(str, missing))[0]} not found")
+        require_examples(
+            example_ids, (r["id"] for r in self._examples_by_id(tenant_id, example_ids))
+        )
         with self._writing_examples():
             self._cur().execute(
                 "DELETE FROM examples WHERE tenant_id = ? AND id IN (SELECT unnest(?::UUID[]))",
