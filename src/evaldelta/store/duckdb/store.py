@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -24,6 +23,14 @@ from evaldelta.store.duckdb import delta as duckdb_delta
 from evaldelta.store.duckdb import feedback as duckdb_feedback
 from evaldelta.store.duckdb import ingest as duckdb_ingest
 from evaldelta.store.duckdb import sessions as duckdb_sessions
+from evaldelta.store.duckdb.datasets import (
+    DATASET_SELECT,
+    EXAMPLE_COLUMNS,
+    example_rows,
+    insert_dataset,
+    update_dataset,
+    update_example,
+)
 from evaldelta.store.duckdb.delta import DeltaLists
 from evaldelta.store.duckdb.dialect import DUCKDB
 from evaldelta.store.duckdb.example_order import ExampleOrder
@@ -36,32 +43,6 @@ from evaldelta.store.listing import Listing
 from evaldelta.store.sqlrows import dump_json, fetch_rows
 
 T = TypeVar("T")
-
-EXAMPLE_COLUMNS = [
-    "tenant_id",
-    "id",
-    "dataset_id",
-    "inputs",
-    "outputs",
-    "metadata",
-    "split",
-    "source_run_id",
-    "created_at",
-    "modified_at",
-]
-
-DATASET_SELECT = """
-    SELECT d.*,
-        (SELECT count(*) FROM examples e WHERE e.tenant_id = d.tenant_id AND e.dataset_id = d.id)
-            AS example_count,
-        (SELECT count(*) FROM sessions s
-            WHERE s.tenant_id = d.tenant_id AND s.reference_dataset_id = d.id) AS session_count,
-        (SELECT max(s.start_time) FROM sessions s
-            WHERE s.tenant_id = d.tenant_id AND s.reference_dataset_id = d.id)
-            AS last_session_start_time
-    FROM datasets d
-"""
-
 
 # DuckDB's own default buffer pool is 80 % of the machine's memory: a server sharing its
 # machine should not grow to that, and the delta reads one key's feedback at a time, which
@@ -189,49 +170,14 @@ class DuckDBStore(CommonStore):
             "SELECT 1 FROM datasets WHERE tenant_id = ? AND id = ?", [tenant_id, dataset_id]
         ):
             raise Conflict(f"Dataset with id {dataset_id} already exists")
-        created = row.get("created_at") or now()
-        self._cur().execute(
-            """INSERT INTO datasets (tenant_id, id, name, description, data_type, created_at,
-                modified_at, inputs_schema_definition, outputs_schema_definition,
-                transformations, externally_managed, extra, metadata)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [
-                tenant_id,
-                dataset_id,
-                row["name"],
-                row.get("description"),
-                row.get("data_type") or "kv",
-                created,
-                created,
-                dump_json(row.get("inputs_schema_definition")),
-                dump_json(row.get("outputs_schema_definition")),
-                dump_json(row.get("transformations")),
-                row.get("externally_managed"),
-                dump_json(row.get("extra")),
-                dump_json((row.get("extra") or {}).get("metadata")),
-            ],
-        )
+        insert_dataset(self._cur(), tenant_id, dataset_id, row)
         return self._require_dataset(tenant_id, dataset_id)
 
     def write_dataset_update(self, tenant_id: UUID, dataset_id: UUID, changes: Row) -> Row:
         current = self._require_dataset(tenant_id, dataset_id)
         self._check_dataset_rename(tenant_id, current, changes)
         merged = {**current, **{k: v for k, v in changes.items() if v is not None}}
-        self._cur().execute(
-            """UPDATE datasets SET name = ?, description = ?, inputs_schema_definition = ?,
-                outputs_schema_definition = ?, metadata = ?, modified_at = ?
-               WHERE tenant_id = ? AND id = ?""",
-            [
-                merged["name"],
-                merged.get("description"),
-                dump_json(merged.get("inputs_schema_definition")),
-                dump_json(merged.get("outputs_schema_definition")),
-                dump_json(merged.get("metadata")),
-                now(),
-                tenant_id,
-                dataset_id,
-            ],
-        )
+        update_dataset(self._cur(), tenant_id, dataset_id, merged)
         return self._require_dataset(tenant_id, dataset_id)
 
     def write_dataset_delete(self, tenant_id: UUID, dataset_id: UUID) -> None:
@@ -255,27 +201,7 @@ class DuckDBStore(CommonStore):
     def write_examples(self, tenant_id: UUID, rows: list[Row]) -> list[Row]:
         for dataset_id in {r["dataset_id"] for r in rows}:
             self._require_dataset(tenant_id, dataset_id)
-        stamp = now()
-        by_id: dict[UUID, Row] = {}
-        for r in rows:
-            split = r.get("split")
-            created = r.get("created_at") or stamp
-            example_id = r.get("id") or uuid4()
-            # A re-sent id (a client retry) replaces the earlier copy; the last one wins.
-            by_id[example_id] = {
-                "tenant_id": tenant_id,
-                "id": example_id,
-                "dataset_id": r["dataset_id"],
-                "inputs": dump_json(r.get("inputs") or {}),
-                "outputs": dump_json(r.get("outputs")),
-                "metadata": dump_json(r.get("metadata")),
-                "split": dump_json([split] if isinstance(split, str) else split),
-                "source_run_id": r.get("source_run_id"),
-                "created_at": created.replace(tzinfo=UTC)
-                if created.tzinfo is None
-                else created.astimezone(UTC),
-                "modified_at": stamp,
-            }
+        by_id = example_rows(tenant_id, rows)
         # One Arrow append, not one insert per example.
         with self._writing_examples():
             insert_rows(self._cur(), "examples", EXAMPLE_COLUMNS, list(by_id.values()))
@@ -290,22 +216,8 @@ class DuckDBStore(CommonStore):
         if changes.get("dataset_id"):
             self._require_dataset(tenant_id, changes["dataset_id"])
         merged = {**current, **{k: v for k, v in changes.items() if v is not None}}
-        split = merged.get("split")
         with self._writing_examples():
-            self._cur().execute(
-                """UPDATE examples SET dataset_id = ?, inputs = ?, outputs = ?, metadata = ?,
-                    split = ?, modified_at = ? WHERE tenant_id = ? AND id = ?""",
-                [
-                    merged["dataset_id"],
-                    dump_json(merged.get("inputs")),
-                    dump_json(merged.get("outputs")),
-                    dump_json(merged.get("metadata")),
-                    dump_json([split] if isinstance(split, str) else split),
-                    now(),
-                    tenant_id,
-                    example_id,
-                ],
-            )
+            update_example(self._cur(), tenant_id, example_id, merged)
         updated = self.get_example(tenant_id, example_id)
         assert updated is not None
         return updated
