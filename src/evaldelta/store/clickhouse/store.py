@@ -1,7 +1,7 @@
 """The scale-out store: ClickHouse, a server or cluster, or embedded through chDB.
 
 The same API answers as ``DuckDBStore``.  ClickHouse has no transactions: every write
-inserts whole new versions of rows (see ``clickhouse_versions``) and is safe to repeat, so
+inserts whole new versions of rows (see ``versions.py``) and is safe to repeat, so
 the writer's retry of a failed batch, a client's retry of a request, and several server
 processes writing at once all end in the same rows.  Reads see the latest version of every
 row through the ``FINAL`` views.  See docs/clickhouse.md.
