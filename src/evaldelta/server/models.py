@@ -373,7 +373,6 @@ class Info(Response):
 # --- feedback deltas ------------------------------------------------------------------
 
 
-
 class DeltaStreamQuery(Request):
     """Body of ``/datasets/{id}/runs/delta/stream`` (LangSmith's QueryFeedbackDeltaBatch)."""
 
