@@ -2,7 +2,7 @@
 
 Runs arrive as posts and patches in any order, merged or split, and sometimes twice; they
 are merged by the store-neutral rules of ``run_merge`` (a patch's fields win over a post's,
-whatever the order).  Feedback's copies of run fields are kept by ``duckdb_feedback``.
+whatever the order).  Feedback's copies of run fields are kept by ``feedback.py``.
 """
 
 from __future__ import annotations

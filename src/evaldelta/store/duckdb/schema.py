@@ -137,7 +137,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX feedback_run ON feedback (tenant_id, run_id);
     """,
     # 2: feedback carries its run's session, example and root flag (filled in by the
-    # writer, see duckdb_ingest), and is rewritten clustered by key.  The table is rebuilt
+    # writer, see ingest.py), and is rewritten clustered by key.  The table is rebuilt
     # rather than altered so that existing rows get both the copies and the order.
     """
     CREATE TABLE feedback_clustered (

@@ -1,7 +1,7 @@
 """What one delta read of the DuckDB store has at hand, opened only as far as it needs.
 
 A read whose means are all kept (``means_cache``) and whose dataset's example ids are kept
-(``duckdb_example_order``) touches no table at all.  Otherwise it opens one snapshot, on
+(``example_order.py``) touches no table at all.  Otherwise it opens one snapshot, on
 first need, and reads there what it is missing.  Kept things were exact at the version of
 the writes read when the request began: they may be combined with the snapshot only if no
 write began before the snapshot was taken (``exact``); if one did, the read takes
