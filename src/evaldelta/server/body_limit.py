@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 
+import anyio
 import anyio.to_thread
 import orjson
 from starlette.exceptions import HTTPException
@@ -20,6 +21,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from evaldelta.errors import DomainError, PayloadTooLarge, error_body
 from evaldelta.ingest.decoding import ENCODINGS, BodyDecoder
 from evaldelta.server.body_budget import BodyAllowance, DecodedBytesBudget
+
+# Bodies decoded at once, each in a worker thread of its own: more would only compete with
+# the event loop for the GIL (a bomb decodes for as long as its cap allows), not finish
+# sooner on a small server. Others wait for a turn, holding no more than they had.
+DECODING_THREADS = 2
 
 # Headers that describe the body as sent, not as the app reads it once decoded.
 _ENCODED_HEADERS = (b"content-encoding", b"content-length")
@@ -42,6 +48,7 @@ class BodyLimit:
         self.max_bytes = max_bytes
         self.max_decoded_bytes = max_decoded_bytes
         self.budget = budget
+        self.decoding = anyio.CapacityLimiter(DECODING_THREADS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -126,7 +133,9 @@ class _Body:
         if decoder.identity or not chunk:
             pieces = decoder.feed(chunk)
         else:  # a bomb may take a while to reach the cap: not on the event loop
-            pieces = await anyio.to_thread.run_sync(decoder.feed, chunk)
+            pieces = await anyio.to_thread.run_sync(
+                decoder.feed, chunk, limiter=self.limits.decoding
+            )
         if not self._more:
             decoder.finish()
         return pieces
