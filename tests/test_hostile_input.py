@@ -8,6 +8,7 @@ multiple of N. Memory is the server process's own, read from ``/proc/<pid>/statu
 
 from __future__ import annotations
 
+import gzip
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import orjson
 import pytest
 import zstandard
 
+from tests.conftest import Server, run_server
 from tests.hostile_probe import (
     BOUNDARY_HEADERS,
     MiB,
@@ -200,3 +202,63 @@ def test_a_request_costs_a_bounded_multiple_of_its_size(tmp_path: Path, kind: st
     assert response.status_code == 202, response.text
     print(f"{kind}: N={size / MiB:.1f} MiB peak +{peak / MiB:.0f} MiB ({peak / size:.1f} N)")
     assert peak < BOUND[kind] * size + 32 * MiB
+
+
+# --- JSON routes read their bodies through the same limits --------------------------------
+
+
+def _packed(encoding: str, data: bytes) -> bytes:
+    if encoding == "zstd":
+        return zstandard.ZstdCompressor().compress(data)
+    return gzip.compress(data)
+
+
+@pytest.mark.parametrize("encoding", ["zstd", "gzip"])
+def test_json_routes_decode_compressed_bodies(shared_server: Server, encoding: str) -> None:
+    """FastAPI does not undo Content-Encoding; the server does, for every route alike."""
+    name = unique("packed")
+    body = _packed(encoding, orjson.dumps({"name": name, "description": "d" * 10_000}))
+    with shared_server.http() as http:
+        created = http.post(
+            "/datasets",
+            content=body,
+            headers={"content-type": "application/json", "content-encoding": encoding},
+        )
+        assert created.status_code == 200, created.text
+        assert created.json()["name"] == name
+
+
+def test_json_routes_refuse_bombs_and_unknown_encodings_in_json(shared_server: Server) -> None:
+    json_headers = {"content-type": "application/json"}
+    bomb = zstd_bomb(1024 * MiB)  # eight times the decoded-size cap
+    with shared_server.http() as http:
+        answer = http.post(
+            "/feedback", content=bomb, headers={**json_headers, "content-encoding": "zstd"}
+        )
+        assert answer.status_code == 413 and "decoded body" in answer.json()["detail"]
+        answer = http.post(
+            "/datasets", content=b"{}", headers={**json_headers, "content-encoding": "br"}
+        )
+        assert answer.status_code == 415 and "Content-Encoding" in answer.json()["detail"]
+        corrupt = http.post(
+            "/datasets", content=b"not zstd", headers={**json_headers, "content-encoding": "zstd"}
+        )
+        assert corrupt.status_code == 400 and "corrupt" in corrupt.json()["detail"]
+
+
+def test_a_chunked_body_over_the_limit_is_413_on_json_routes_too(tmp_path: Path) -> None:
+    """Without Content-Length the size is counted while read; FastAPI used to turn the
+    error raised then into a 400 "There was an error parsing the body"."""
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"name": "'
+        for _ in range(30):
+            yield b"z" * 1_000
+        yield b'"}'
+
+    with run_server(tmp_path / "data", max_body_bytes=10_000) as running, running.http() as http:
+        answer = http.post(
+            "/datasets", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert answer.status_code == 413, answer.text
+        assert "larger than 10000 bytes" in answer.json()["detail"]
