@@ -9,12 +9,14 @@ multiple of N. Memory is the server process's own, read from ``/proc/<pid>/statu
 from __future__ import annotations
 
 import gzip
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -262,3 +264,45 @@ def test_a_chunked_body_over_the_limit_is_413_on_json_routes_too(tmp_path: Path)
         )
         assert answer.status_code == 413, answer.text
         assert "larger than 10000 bytes" in answer.json()["detail"]
+
+
+# --- the budget of decoded bytes in flight ------------------------------------------------
+
+
+def test_a_spent_budget_refuses_large_bodies_at_once_but_never_small_ones(
+    tmp_path: Path,
+) -> None:
+    """A client holds most of the budget by sending half of a large body and stalling. A
+    second large body is 429 with Retry-After before it is read; a small one goes through
+    meanwhile; once the first client goes away the large body is accepted."""
+    limits = {"max_decoded_bytes": 8 * MiB, "decoded_bytes_in_flight": 8 * MiB}
+    with run_server(tmp_path / "data", **limits) as running, running.http() as http:
+        large = new_run(unique("large"), outputs={"text": "l" * (6 * MiB)})
+        body, headers = multipart_body(run_parts("post", large))
+        address = urlsplit(running.url)
+        head = (
+            f"POST /api/v1/runs/multipart HTTP/1.1\r\nHost: x\r\nx-api-key: {running.key}\r\n"
+            f"Content-Type: {headers['content-type']}\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        with socket.create_connection((address.hostname, address.port)) as stalled:
+            stalled.sendall(head.encode() + body[: len(body) // 2])
+            time.sleep(0.5)  # the route has begun reading: the body's size is reserved
+            refused = http.post("/runs/multipart", content=body, headers=headers)
+            assert refused.status_code == 429, refused.text
+            assert refused.headers["retry-after"] == "1"
+            assert "retry" in refused.json()["detail"]
+            small = new_run(unique("small"), outputs={"text": "s" * 500_000})
+            answer = http.post(
+                "/runs/multipart",
+                content=multipart_body(run_parts("post", small))[0],
+                headers=headers,
+            )
+            assert answer.status_code == 202, answer.text
+        deadline = time.monotonic() + 10
+        while (
+            answer := http.post("/runs/multipart", content=body, headers=headers)
+        ).status_code == 429:
+            assert time.monotonic() < deadline, "the stalled client's reservation was never freed"
+            time.sleep(0.1)
+        assert answer.status_code == 202, answer.text
+        assert http.get(f"/runs/{large['id']}").status_code == 200

@@ -60,14 +60,22 @@ class BodyAllowance:
         self.decoded = 0
         self.charged = 0
 
+    def reserve(self, total: int) -> None:
+        """Hold at once what a body of ``total`` decoded bytes needs (``BudgetSpent`` if it
+        does not fit): a body of known size is refused before it is read, not half way."""
+        self._take(max(0, total - self._budget.small_bytes) - self.charged)
+
     def charge(self, size: int) -> None:
         """Account ``size`` more decoded bytes (``BudgetSpent`` if the budget is spent)."""
-        over = max(0, self.decoded + size - self._budget.small_bytes) - self.charged
-        if over > 0:
-            if not self._budget._take(over):
-                raise BudgetSpent("the server is reading other large request bodies; retry shortly")
-            self.charged += over
+        self._take(max(0, self.decoded + size - self._budget.small_bytes) - self.charged)
         self.decoded += size
+
+    def _take(self, more: int) -> None:
+        if more <= 0:
+            return
+        if not self._budget._take(more):
+            raise BudgetSpent("the server is reading other large request bodies; retry shortly")
+        self.charged += more
 
     def release(self) -> None:
         """Give back everything held (the request is answered)."""

@@ -63,7 +63,9 @@ class BodyLimit:
         if encoding.strip().lower() in ENCODINGS[1:]:
             kept = [(k, v) for k, v in scope["headers"] if k.lower() not in _ENCODED_HEADERS]
             scope = {**scope, "headers": kept}
-        body = _Body(self, receive, encoding, self.budget.allowance())
+            declared = None  # the size on the wire, not decoded
+        size = int(declared) if declared is not None and declared.isdigit() else None
+        body = _Body(self, receive, encoding, self.budget.allowance(), size)
         try:
             await self.app(scope, body.receive, send)
         finally:
@@ -89,9 +91,15 @@ class _Body:
     """One request's body: raw pieces in, decoded pieces out through ``receive``."""
 
     def __init__(
-        self, limits: BodyLimit, receive: Receive, encoding: str, allowance: BodyAllowance
+        self,
+        limits: BodyLimit,
+        receive: Receive,
+        encoding: str,
+        allowance: BodyAllowance,
+        size: int | None,
     ) -> None:
         self.limits = limits
+        self._size = size
         self.allowance = allowance
         self._receive = receive
         self._encoding = encoding
@@ -129,6 +137,8 @@ class _Body:
                 max_decoded_bytes=self.limits.max_decoded_bytes,
                 charge=self.allowance.charge,
             )
+            if self._decoder.identity and self._size is not None:
+                self.allowance.reserve(min(self._size, self.limits.max_decoded_bytes))
         decoder = self._decoder
         if decoder.identity or not chunk:
             pieces = decoder.feed(chunk)
