@@ -43,7 +43,7 @@ MAX_DECODED = 64 * MiB
 IN_FLIGHT = 128 * MiB
 # What the process may add on top of the bodies it holds: allocator slack, thread stacks,
 # the stream and ingest work of the other clients.
-SLACK = 160 * MiB
+SLACK = 224 * MiB
 ANSWER_WITHIN = 0.5
 
 

@@ -34,11 +34,12 @@ class Settings(BaseSettings):
     # Content-Encoding is undone (413 beyond either; the SDK sends at most 20 MiB a
     # batch). All requests together may hold DECODED_BYTES_IN_FLIGHT decoded bytes, not
     # counting each body's first SMALL_BODY_BYTES (so small requests never wait on large
-    # ones); a body that finds it spent is answered 429 with Retry-After. A request of N
-    # decoded bytes costs at most about 4 N of memory while it is handled.
+    # ones); a body that finds it spent is answered 429 with Retry-After. Handling a body
+    # of N decoded bytes peaks at about 7 N (one large string) to 11 N (SDK-shaped runs)
+    # above the idle server, so two bodies of the largest size cost about 1.4 GiB at most.
     max_body_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
-    max_decoded_bytes: int = Field(default=128 * 1024 * 1024, gt=0)
-    decoded_bytes_in_flight: int = Field(default=256 * 1024 * 1024, gt=0)
+    max_decoded_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    decoded_bytes_in_flight: int = Field(default=128 * 1024 * 1024, gt=0)
     small_body_bytes: int = Field(default=1024 * 1024, ge=0)
     writer_batch_max_ops: int = 50_000
     writer_queue_max: int = 10_000
