@@ -20,9 +20,10 @@ import httpx
 import pytest
 import uvicorn
 
-from evaldelta.server.app import create_app, open_store
+from evaldelta.server.app import create_app
 from evaldelta.server.auth import create_key
 from evaldelta.settings import Settings
+from evaldelta.store import open_store
 
 # The SDK must never try to reach a hosted service from the tests.
 os.environ.setdefault("LANGSMITH_TRACING", "false")
@@ -127,3 +128,10 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server for a module's read-mostly tests (each test uses its own names)."""
     with run_server(tmp_path_factory.mktemp("shared") / "data") as running:
         yield running
+
+
+@pytest.fixture
+def http(shared_server: Server) -> Iterator[httpx.Client]:
+    """A client of the module's shared server: tenant alpha's key, on ``/api/v1``."""
+    with shared_server.http() as client:
+        yield client

@@ -17,7 +17,7 @@ from langsmith import Client
 from langsmith.utils import LangSmithAuthError, LangSmithError
 
 from tests.conftest import Server, run_server
-from tests.ingest_helpers import (
+from tests.support.ingest import (
     multipart_body,
     new_run,
     patch_of,
@@ -25,12 +25,6 @@ from tests.ingest_helpers import (
     run_parts,
     unique,
 )
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with run_server(tmp_path_factory.mktemp("auth") / "data") as running:
-        yield running
 
 
 @dataclass
@@ -45,8 +39,8 @@ class AlphaData:
 
 
 @pytest.fixture(scope="module")
-def alpha(server: Server) -> AlphaData:
-    with server.http("alpha") as http:
+def alpha(shared_server: Server) -> AlphaData:
+    with shared_server.http("alpha") as http:
         dataset = http.post("/datasets", json={"name": unique("secret-ds")}).json()
         example = http.post(
             "/examples", json={"dataset_id": dataset["id"], "inputs": {"secret": 1}}
@@ -80,8 +74,8 @@ PROTECTED = [
 
 @pytest.mark.parametrize("prefix", ["", "/api/v1"])
 @pytest.mark.parametrize(("method", "path"), PROTECTED)
-def test_no_key_is_401(server: Server, prefix: str, method: str, path: str) -> None:
-    response = httpx.request(method, server.url + prefix + path, json={})
+def test_no_key_is_401(shared_server: Server, prefix: str, method: str, path: str) -> None:
+    response = httpx.request(method, shared_server.url + prefix + path, json={})
     assert response.status_code == 401
     assert "detail" in response.json()
 
@@ -96,40 +90,42 @@ def test_no_key_is_401(server: Server, prefix: str, method: str, path: str) -> N
     ],
     ids=["wrong-key", "empty-key", "wrong-bearer", "basic"],
 )
-def test_a_wrong_key_is_401(server: Server, headers: dict[str, str]) -> None:
+def test_a_wrong_key_is_401(shared_server: Server, headers: dict[str, str]) -> None:
     for prefix in ("", "/api/v1"):
-        response = httpx.get(server.url + prefix + "/datasets", headers=headers)
+        response = httpx.get(shared_server.url + prefix + "/datasets", headers=headers)
         assert response.status_code == 401, headers
 
 
-def test_the_sdk_reports_a_wrong_key(server: Server) -> None:
-    client = Client(api_url=server.url, api_key="evd_not-a-real-key")
+def test_the_sdk_reports_a_wrong_key(shared_server: Server) -> None:
+    client = Client(api_url=shared_server.url, api_key="evd_not-a-real-key")
     with pytest.raises(LangSmithAuthError):
         client.create_dataset(unique("nope"))
     with pytest.raises(LangSmithAuthError):
         list(client.list_datasets())
 
 
-def test_a_bearer_token_works(server: Server, alpha: AlphaData) -> None:
-    headers = {"authorization": f"Bearer {server.keys['alpha']}"}
-    response = httpx.get(f"{server.url}/api/v1/datasets/{alpha.dataset['id']}", headers=headers)
+def test_a_bearer_token_works(shared_server: Server, alpha: AlphaData) -> None:
+    headers = {"authorization": f"Bearer {shared_server.keys['alpha']}"}
+    response = httpx.get(
+        f"{shared_server.url}/api/v1/datasets/{alpha.dataset['id']}", headers=headers
+    )
     assert response.status_code == 200
     assert response.json()["name"] == alpha.dataset["name"]
 
 
-def test_x_tenant_id_must_be_the_keys_tenant(server: Server, alpha: AlphaData) -> None:
-    key = server.keys["alpha"]
-    own, other = server.tenant_ids["alpha"], server.tenant_ids["beta"]
-    url = f"{server.url}/datasets/{alpha.dataset['id']}"
+def test_x_tenant_id_must_be_the_keys_tenant(shared_server: Server, alpha: AlphaData) -> None:
+    key = shared_server.keys["alpha"]
+    own, other = shared_server.tenant_ids["alpha"], shared_server.tenant_ids["beta"]
+    url = f"{shared_server.url}/datasets/{alpha.dataset['id']}"
     assert httpx.get(url, headers={"x-api-key": key, "x-tenant-id": str(own)}).status_code == 200
     assert httpx.get(url, headers={"x-api-key": key, "x-tenant-id": str(other)}).status_code == 403
     upper = {"x-api-key": key, "x-tenant-id": str(own).upper()}
     assert httpx.get(url, headers=upper).status_code == 200
 
     # The SDK sends X-Tenant-Id on every request when a workspace is configured.
-    mine = Client(api_url=server.url, api_key=key, workspace_id=str(own))
+    mine = Client(api_url=shared_server.url, api_key=key, workspace_id=str(own))
     assert mine.read_dataset(dataset_id=alpha.dataset["id"]).name == alpha.dataset["name"]
-    theirs = Client(api_url=server.url, api_key=key, workspace_id=str(other))
+    theirs = Client(api_url=shared_server.url, api_key=key, workspace_id=str(other))
     with pytest.raises(LangSmithError):
         theirs.read_dataset(dataset_id=alpha.dataset["id"])
 
@@ -138,8 +134,8 @@ def test_x_tenant_id_must_be_the_keys_tenant(server: Server, alpha: AlphaData) -
 
 
 @pytest.fixture
-def beta(server: Server) -> Iterator[httpx.Client]:
-    with server.http("beta") as client:
+def beta(shared_server: Server) -> Iterator[httpx.Client]:
+    with shared_server.http("beta") as client:
         yield client
 
 
@@ -172,9 +168,9 @@ def test_another_tenant_gets_404_for_every_object(alpha: AlphaData, beta: httpx.
 
 
 def test_another_tenant_never_sees_anything_in_lists(
-    server: Server, alpha: AlphaData, beta: httpx.Client
+    shared_server: Server, alpha: AlphaData, beta: httpx.Client
 ) -> None:
-    client = server.sdk("beta")
+    client = shared_server.sdk("beta")
     assert alpha.dataset["id"] not in {d["id"] for d in beta.get("/datasets").json()}
     assert beta.get("/datasets", params={"name": alpha.dataset["name"]}).json() == []
     assert beta.get("/datasets", params={"id": alpha.dataset["id"]}).json() == []
@@ -194,42 +190,50 @@ def test_another_tenant_never_sees_anything_in_lists(
     assert beta.post("/runs/query", json={"trace": alpha.run["id"]}).json()["runs"] == []
     # Tenant discovery gives beta its own tenant id.
     projects = beta.get("/sessions", params={"limit": 1}).json()
-    assert [p["tenant_id"] for p in projects] == [str(server.tenant_ids["beta"])]
+    assert [p["tenant_id"] for p in projects] == [str(shared_server.tenant_ids["beta"])]
     assert alpha.session["name"] not in {p.name for p in client.list_projects()}
 
 
 def test_another_tenant_cannot_touch_data_by_reusing_ids(
-    server: Server, alpha: AlphaData, beta: httpx.Client
+    shared_server: Server, alpha: AlphaData, beta: httpx.Client
 ) -> None:
     """Ids are client-chosen, so beta may send alpha's ids: that must only ever write beta's
     own rows."""
     run = alpha.run
     hijack = patch_of(run, outputs={"hijacked": True}, session_name=alpha.session["name"])
     post_multipart(beta, run_parts("patch", hijack))
-    assert beta.patch(f"/runs/{run['id']}", json={"outputs": {"hijacked": 2}}).is_success
+    patched = beta.patch(f"/runs/{run['id']}", json={"outputs": {"hijacked": 2}})
+    assert patched.status_code == 202, patched.text
     feedback = {"id": alpha.feedback["id"], "run_id": run["id"], "key": "secret", "score": 0.0}
     assert beta.post("/feedback", json=feedback).status_code == 200
     extra = {"run_id": run["id"], "trace_id": run["id"], "key": "secret", "score": 0.0}
     assert beta.post("/feedback", json=extra).status_code == 200
+    # The hijacking patch above made beta a session of that name, so the name is taken.
     session = {"id": alpha.session["id"], "name": alpha.session["name"]}
-    assert beta.post("/sessions", json=session).status_code in (200, 409)
+    refused = beta.post("/sessions", json=session)
+    assert refused.status_code == 409, refused.text
+    assert refused.json() == {"detail": f"Session with name '{session['name']}' already exists"}
     dataset = {"id": alpha.dataset["id"], "name": alpha.dataset["name"]}
-    assert beta.post("/datasets", json=dataset).status_code in (200, 409)
+    created = beta.post("/datasets", json=dataset)
+    assert created.status_code == 200, created.text
+    assert created.json()["tenant_id"] == str(shared_server.tenant_ids["beta"])
 
-    with server.http("alpha") as http:
+    with shared_server.http("alpha") as http:
         stored = http.get(f"/runs/{run['id']}").json()
         assert stored["outputs"] == {} and stored["session_id"] == alpha.session["id"]
         feedback_list = http.get("/feedback", params={"run": run["id"]}).json()
         assert [(f["id"], f["score"]) for f in feedback_list] == [(alpha.feedback["id"], 1.0)]
-    stats = server.sdk("alpha").read_project(project_id=alpha.session["id"], include_stats=True)
+    stats = shared_server.sdk("alpha").read_project(
+        project_id=alpha.session["id"], include_stats=True
+    )
     assert stats.feedback_stats is not None
     assert stats.feedback_stats["secret"]["n"] == 1
     assert stats.feedback_stats["secret"]["avg"] == 1.0
 
 
-def test_names_are_per_tenant(server: Server, beta: httpx.Client) -> None:
+def test_names_are_per_tenant(shared_server: Server, beta: httpx.Client) -> None:
     dataset, session = unique("shared-name"), unique("shared-name")
-    with server.http("alpha") as http:
+    with shared_server.http("alpha") as http:
         assert http.post("/datasets", json={"name": dataset}).status_code == 200
         theirs = http.post("/sessions", json={"name": session}).json()
     assert beta.post("/datasets", json={"name": dataset}).status_code == 200
@@ -246,7 +250,8 @@ def test_keys_are_stored_hashed(tmp_path: Path) -> None:
     with run_server(data_dir) as running:
         keys = dict(running.keys)
         tenant_ids = dict(running.tenant_ids)
-        assert httpx.get(running.url + "/datasets", headers={"x-api-key": keys["alpha"]}).is_success
+        listed = httpx.get(running.url + "/datasets", headers={"x-api-key": keys["alpha"]})
+        assert listed.status_code == 200, listed.text
 
     database = data_dir / "evaldelta.duckdb"
     con = duckdb.connect(str(database), read_only=True)

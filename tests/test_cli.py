@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.ingest_helpers import multipart_body, new_run, patch_of, run_parts, unique
-from tests.serving import evaldelta, free_port, serving
+from tests.support.cli_process import evaldelta, free_port, serving
+from tests.support.ingest import multipart_body, new_run, patch_of, run_parts, unique
 
 
 def works(url: str, key: str) -> bool:

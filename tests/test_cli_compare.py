@@ -41,7 +41,7 @@ from evaldelta.cli.main import app
 from evaldelta.client.http import Client
 from evaldelta.server.routes import deltas as delta_routes
 from tests.conftest import Server
-from tests.sse import parse_events
+from tests.support.sse import parse_events
 
 BASE, BETTER, CHEAPER = "demo-baseline", "demo-better-prompt", "demo-cheaper-model"
 SCORED_KEYS = {"correctness", "helpfulness", "latency_s"}  # "tone" has values, no scores

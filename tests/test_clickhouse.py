@@ -36,8 +36,8 @@ from evaldelta.store.clickhouse.schema import MIGRATIONS, migrate
 from evaldelta.store.clickhouse.store import ClickHouseStore
 from evaldelta.store.clickhouse.versions import encode
 from tests.conftest import run_server, store_url
-from tests.delta_reference import RefExample, RefFeedback, RefRun
-from tests.delta_seed import (
+from tests.support.delta_reference import RefExample, RefFeedback, RefRun
+from tests.support.delta_seed import (
     World,
     all_pages,
     create_dataset,
@@ -49,9 +49,9 @@ from tests.delta_seed import (
     run_post,
     stream,
 )
-from tests.filter_reference import reference_labels
-from tests.filter_strategies import FILTERS
-from tests.filter_world import EXAMPLES, FEEDBACK, LABELS, RUNS, SESSION, T0, TENANT
+from tests.support.filter_reference import reference_labels
+from tests.support.filter_strategies import FILTERS
+from tests.support.filter_world import EXAMPLES, FEEDBACK, LABELS, RUNS, SESSION, T0, TENANT
 
 # --- parameters -------------------------------------------------------------------------
 
@@ -362,9 +362,10 @@ def test_two_servers_on_one_database_see_each_others_data(tmp_path: Path) -> Non
             "reference_example_id": example["id"],
         }
         patch = {"id": run_id, "end_time": "2026-01-01T00:00:02Z", "outputs": {"x": 1}}
-        assert c2.post("/feedback", json={"run_id": run_id, "key": "k", "score": 1}).is_success
-        assert c1.post("/runs/batch", json={"patch": [patch]}).is_success
-        assert c2.post("/runs/batch", json={"post": [post]}).is_success
+        scored = c2.post("/feedback", json={"run_id": run_id, "key": "k", "score": 1})
+        assert scored.status_code == 200, scored.text
+        assert c1.post("/runs/batch", json={"patch": [patch]}).status_code == 202
+        assert c2.post("/runs/batch", json={"post": [post]}).status_code == 202
         for client in (c1, c2):
             assert client.get(f"/datasets/{dataset['id']}").json()["example_count"] == 1
             run = client.get(f"/runs/{run_id}").json()

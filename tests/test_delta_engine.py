@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 
 from evaldelta.delta.engine import compute_key, prepare
 from evaldelta.ingest.records import feedback_rows, run_ops
-from evaldelta.server.app import open_store
+from evaldelta.store import open_store
 from evaldelta.store.base import IngestBatch, Page, Store
 from tests.conftest import STORE_KINDS, store_url
-from tests.delta_reference import RefExample, RefFeedback, RefRun, reference_delta
+from tests.support.delta_reference import RefExample, RefFeedback, RefRun, reference_delta
 
 KEYS = ["correct", "cost"]
 SCORES = [None, True, False, 0, 1, 0.5, 0.25, 0.75, 3, -1.5]

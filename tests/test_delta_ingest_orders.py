@@ -10,7 +10,6 @@ real server over HTTP and reads ``/runs/delta``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import run_server
-from tests.delta_seed import (
+from tests.support.delta_seed import (
     create_dataset,
     create_examples,
     create_experiment,
@@ -32,12 +31,6 @@ from tests.delta_seed import (
 )
 
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    with run_server(tmp_path_factory.mktemp("orders") / "data") as server, server.http() as client:
-        yield client
 
 
 class Setup:
@@ -63,7 +56,11 @@ class Setup:
         return {**run, **fields}
 
 
-def test_feedback_before_its_run_counts_once_the_run_arrives(http: httpx.Client) -> None:
+# --- the scenarios, also run together under a changed writer limit -------------------------
+
+
+def feedback_before_its_run(http: httpx.Client) -> None:
+    """Feedback that arrives before its run counts once the run arrives."""
     world = Setup(http)
     good, bad = world.candidate_run(0), world.candidate_run(2)
     post_feedback_multipart(http, [feedback(good, "score", 1.0), feedback(bad, "score", 0.0)])
@@ -76,9 +73,8 @@ def test_feedback_before_its_run_counts_once_the_run_arrives(http: httpx.Client)
     }
 
 
-def test_a_patch_before_its_post_then_the_post_moves_the_run_into_the_experiment(
-    http: httpx.Client,
-) -> None:
+def patch_before_its_post(http: httpx.Client) -> None:
+    """A patch before its post, then the post moves the run into the experiment."""
     world = Setup(http)
     run = world.candidate_run(1)
     patch = {
@@ -94,6 +90,19 @@ def test_a_patch_before_its_post_then_the_post_moves_the_run_into_the_experiment
 
     post_runs(http, [run])
     assert world.lists() == {"improved_examples": [world.examples[1]], "regressed_examples": []}
+
+
+# --- the orders ----------------------------------------------------------------------------
+
+
+def test_feedback_before_its_run_counts_once_the_run_arrives(http: httpx.Client) -> None:
+    feedback_before_its_run(http)
+
+
+def test_a_patch_before_its_post_then_the_post_moves_the_run_into_the_experiment(
+    http: httpx.Client,
+) -> None:
+    patch_before_its_post(http)
 
 
 def test_a_patch_that_moves_a_run_to_another_example_moves_its_feedback(
@@ -193,5 +202,5 @@ def test_many_runs_awaited_by_feedback(http: httpx.Client, monkeypatch: pytest.M
     from evaldelta.store.duckdb import feedback as duckdb_feedback
 
     monkeypatch.setattr(duckdb_feedback, "WAITING_READ_LIMIT", 0)
-    test_feedback_before_its_run_counts_once_the_run_arrives(http)
-    test_a_patch_before_its_post_then_the_post_moves_the_run_into_the_experiment(http)
+    feedback_before_its_run(http)
+    patch_before_its_post(http)

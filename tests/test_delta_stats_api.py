@@ -27,7 +27,7 @@ from scipy import stats as sps
 
 from evaldelta.delta.stats import paired_stats
 from tests.conftest import Server
-from tests.sse import delta_stream, parse_events
+from tests.support.sse import delta_stream, parse_events
 
 KEYS = ["quality", "correct", "latency"]  # latency: lower is better
 LOWER_IS_BETTER = {"latency"}

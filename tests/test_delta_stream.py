@@ -22,7 +22,7 @@ import orjson
 import pytest
 
 from tests.conftest import Server
-from tests.delta_seed import (
+from tests.support.delta_seed import (
     World,
     create_dataset,
     create_examples,
@@ -34,7 +34,7 @@ from tests.delta_seed import (
     read_world,
     run_post,
 )
-from tests.sse import Event, SSEParser, delta_stream, parse_events
+from tests.support.sse import Event, SSEParser, delta_stream, parse_events
 
 KEYS = ["k0", "k1", "k2", "k3"]
 

@@ -22,7 +22,7 @@ import pytest
 from langsmith.run_helpers import get_current_run_tree
 
 from tests.conftest import Server
-from tests.delta_seed import (
+from tests.support.delta_seed import (
     Lists,
     RunFilter,
     World,

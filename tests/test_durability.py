@@ -26,8 +26,8 @@ import pytest
 import zstandard
 
 from tests.conftest import STORE_KINDS
-from tests.ingest_helpers import multipart_body, new_run, patch_of, run_parts, runs_in, unique
-from tests.serving import Served, serving
+from tests.support.cli_process import Served, serving
+from tests.support.ingest import multipart_body, new_run, patch_of, run_parts, runs_in, unique
 
 MULTIPART_CLIENTS = 3
 FEEDBACK_CLIENTS = 2

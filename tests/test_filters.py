@@ -36,9 +36,9 @@ from evaldelta.delta.filters.parser import (
     Literal,
 )
 from evaldelta.store.duckdb.schema import MIGRATIONS
-from tests.filter_reference import reference_labels
-from tests.filter_strategies import FILTERS
-from tests.filter_world import (
+from tests.support.filter_reference import reference_labels
+from tests.support.filter_strategies import FILTERS
+from tests.support.filter_world import (
     EXAMPLES,
     FEEDBACK,
     IDS,

@@ -15,7 +15,9 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -24,7 +26,9 @@ import pytest
 import zstandard
 
 from tests.conftest import Server, run_server
-from tests.hostile_probe import (
+from tests.support.cli_process import Served, serving
+from tests.support.delta_seed import seed_scored
+from tests.support.hostile_probe import (
     BOUNDARY_HEADERS,
     MiB,
     gzip_bomb,
@@ -33,10 +37,8 @@ from tests.hostile_probe import (
     status,
     zstd_bomb,
 )
-from tests.ingest_helpers import multipart_body, new_run, run_parts, unique
-from tests.serving import Served, serving
-from tests.sse import delta_stream
-from tests.test_stream_limits import seed, stream_body, stream_path
+from tests.support.ingest import multipart_body, new_run, run_parts, unique
+from tests.support.sse import delta_stream
 
 # Small limits so that the test is quick; the bounds scale with them.
 MAX_DECODED = 64 * MiB
@@ -45,6 +47,19 @@ IN_FLIGHT = 128 * MiB
 # the stream and ingest work of the other clients.
 SLACK = 224 * MiB
 ANSWER_WITHIN = 0.5
+
+
+def stream_path(world: dict[str, Any]) -> str:
+    return f"/datasets/{world['dataset']}/runs/delta/stream"
+
+
+def stream_body(world: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    baseline, *others = world["sessions"]
+    return {
+        "baseline_session_id": baseline,
+        "comparison_session_ids": others,
+        "feedback_keys": keys,
+    }
 
 
 @contextmanager
@@ -62,7 +77,14 @@ def test_bombs_stall_no_one_and_stay_within_the_budget(tmp_path: Path) -> None:
     with served(tmp_path, "data", **settings) as (server, key):
         api = httpx.Client(base_url=server.url + "/api/v1", headers={"x-api-key": key}, timeout=60)
         keys = ["k0", "k1"]
-        world = seed(api, examples=20, experiments=3, keys=keys)
+        world = seed_scored(
+            api,
+            examples=20,
+            experiments=3,
+            keys=keys,
+            score=lambda rank, index, key: (rank * 7 + index * 3 + len(key)) % 5 / 4,
+            start=datetime(2026, 3, 1, tzinfo=UTC),
+        )
         bombs = [("zstd", zstd_bomb(512 * MiB)), ("gzip", gzip_bomb(512 * MiB))] * 3
         pid = server.process.pid
         before = reset_peak(pid)

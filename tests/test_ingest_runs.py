@@ -8,7 +8,6 @@ run as the patch left it, with its feedback counted.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import Server, run_server
-from tests.ingest_helpers import (
+from tests.support.ingest import (
     multipart_body,
     new_run,
     patch_of,
@@ -30,19 +29,6 @@ from tests.ingest_helpers import (
     stamp,
     unique,
 )
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with run_server(tmp_path_factory.mktemp("ingest") / "data") as running:
-        yield running
-
-
-@pytest.fixture
-def http(server: Server) -> Iterator[httpx.Client]:
-    with server.http() as client:
-        yield client
-
 
 # --- run upserts ------------------------------------------------------------------------
 
@@ -142,11 +128,11 @@ def test_runs_batch_json(http: httpx.Client) -> None:
     assert {r["id"] for r in runs_in(http, project)} == {first["id"], second["id"]}
 
 
-def test_single_run_endpoints_through_the_sdk(server: Server) -> None:
+def test_single_run_endpoints_through_the_sdk(shared_server: Server) -> None:
     """``Client(auto_batch_tracing=False)`` uses ``POST /runs`` and ``PATCH /runs/{id}``."""
     from langsmith import Client
 
-    client = Client(api_url=server.url, api_key=server.key, auto_batch_tracing=False)
+    client = Client(api_url=shared_server.url, api_key=shared_server.key, auto_batch_tracing=False)
     project = unique("single")
     run_id = uuid4()
     client.create_run(
@@ -174,14 +160,16 @@ def test_single_run_endpoints_under_the_api_prefix(http: httpx.Client) -> None:
     assert read_run(http, run["id"])["outputs"] == {"done": True}
 
 
-def test_an_unknown_project_name_creates_the_project(server: Server, http: httpx.Client) -> None:
+def test_an_unknown_project_name_creates_the_project(
+    shared_server: Server, http: httpx.Client
+) -> None:
     project = unique("new-project")
     post_multipart(http, run_parts("post", new_run(project)))
 
-    created = server.sdk().read_project(project_name=project, include_stats=True)
+    created = shared_server.sdk().read_project(project_name=project, include_stats=True)
     assert created.name == project
     assert created.run_count == 1
-    assert created.tenant_id == server.tenant_ids["alpha"]
+    assert created.tenant_id == shared_server.tenant_ids["alpha"]
 
 
 def test_a_run_without_a_project_goes_to_default(http: httpx.Client) -> None:
@@ -229,8 +217,8 @@ def test_sdk_tracing_round_trip(tmp_path: Path, zstd: bool) -> None:
             assert run.end_time is not None and run.status == "success"
 
 
-def test_sdk_multipart_ingest_with_a_child_run(server: Server) -> None:
-    client = server.sdk()
+def test_sdk_multipart_ingest_with_a_child_run(shared_server: Server) -> None:
+    client = shared_server.sdk()
     project = unique("mp-ingest")
     root, child = uuid4(), uuid4()
     start = datetime.now(UTC)
@@ -281,8 +269,8 @@ def test_sdk_multipart_ingest_with_a_child_run(server: Server) -> None:
 # --- feedback before its run, and retried ids --------------------------------------------
 
 
-def test_feedback_posted_before_its_run(server: Server, http: httpx.Client) -> None:
-    client = server.sdk()
+def test_feedback_posted_before_its_run(shared_server: Server, http: httpx.Client) -> None:
+    client = shared_server.sdk()
     project = unique("fb-first")
     run = new_run(project)
     # Accepted at once: a 404 would make the SDK retry for minutes, then raise.
@@ -298,8 +286,8 @@ def test_feedback_posted_before_its_run(server: Server, http: httpx.Client) -> N
     assert stats["correct"]["avg"] == pytest.approx(0.75)
 
 
-def test_feedback_part_before_its_run(server: Server, http: httpx.Client) -> None:
-    client = server.sdk()
+def test_feedback_part_before_its_run(shared_server: Server, http: httpx.Client) -> None:
+    client = shared_server.sdk()
     project = unique("fb-part-first")
     run = new_run(project)
     feedback_id = str(uuid4())
@@ -327,8 +315,8 @@ def test_feedback_part_before_its_run(server: Server, http: httpx.Client) -> Non
     assert stats["helpful"]["avg"] == pytest.approx(0.5)
 
 
-def test_a_retried_feedback_id_is_stored_once(server: Server, http: httpx.Client) -> None:
-    client = server.sdk()
+def test_a_retried_feedback_id_is_stored_once(shared_server: Server, http: httpx.Client) -> None:
+    client = shared_server.sdk()
     run = new_run(unique("fb-retry"))
     post_multipart(http, run_parts("post", run))
     feedback_id = uuid4()
@@ -344,7 +332,7 @@ def test_a_retried_feedback_id_is_stored_once(server: Server, http: httpx.Client
     assert stored[0].score == 0.25
 
 
-def test_a_retried_example_id_is_stored_once(server: Server, http: httpx.Client) -> None:
+def test_a_retried_example_id_is_stored_once(shared_server: Server, http: httpx.Client) -> None:
     dataset = http.post("/datasets", json={"name": unique("ex-retry")}).json()
     examples = [
         {"id": str(uuid4()), "dataset_id": dataset["id"], "inputs": {"i": i}} for i in range(3)
@@ -352,7 +340,7 @@ def test_a_retried_example_id_is_stored_once(server: Server, http: httpx.Client)
     for _ in range(2):
         response = http.post("/examples/bulk", json=examples)
         assert response.status_code == 200, response.text
-    listed = list(server.sdk().list_examples(dataset_id=dataset["id"]))
+    listed = list(shared_server.sdk().list_examples(dataset_id=dataset["id"]))
     assert sorted(str(e.id) for e in listed) == sorted(e["id"] for e in examples)
 
 
@@ -368,7 +356,7 @@ def test_a_retried_session_create_is_stored_once(http: httpx.Client) -> None:
 # --- reading runs back ------------------------------------------------------------------
 
 
-def test_list_runs_pages_through_every_run_once(server: Server, http: httpx.Client) -> None:
+def test_list_runs_pages_through_every_run_once(shared_server: Server, http: httpx.Client) -> None:
     project = unique("paged-runs")
     same_start = stamp(datetime.now(UTC))
     # 60 runs share one start time: the cursor must break ties, not skip or repeat them.
@@ -376,7 +364,7 @@ def test_list_runs_pages_through_every_run_once(server: Server, http: httpx.Clie
     runs += [new_run(project) for _ in range(170)]
     assert http.post("/runs/batch", json={"post": runs}).status_code == 202
 
-    listed = [r.id for r in server.sdk().list_runs(project_name=project)]
+    listed = [r.id for r in shared_server.sdk().list_runs(project_name=project)]
     assert len(listed) == len(runs) == 230
     assert {str(i) for i in listed} == {r["id"] for r in runs}
 
@@ -467,7 +455,7 @@ def feedback_part(run: dict[str, Any], key: str, score: Any) -> tuple[str, Any]:
     return f"feedback.{feedback_id}", {**body, "score": score}
 
 
-def test_concurrent_clients_each_get_their_own_runs_and_feedback(server: Server) -> None:
+def test_concurrent_clients_each_get_their_own_runs_and_feedback(shared_server: Server) -> None:
     """Requests committed together (the writer groups what arrives while it works) keep
     every run, patch and feedback, and a bad request among them fails alone."""
     from concurrent.futures import ThreadPoolExecutor
@@ -478,7 +466,7 @@ def test_concurrent_clients_each_get_their_own_runs_and_feedback(server: Server)
 
     def send(index: int) -> list[int]:
         statuses = []
-        with server.http() as http:
+        with shared_server.http() as http:
             for batch in runs[index * requests : (index + 1) * requests]:
                 parts = [
                     part
@@ -497,11 +485,13 @@ def test_concurrent_clients_each_get_their_own_runs_and_feedback(server: Server)
         answers = list(pool.map(send, range(clients)))
     assert answers == [[202, 422] * requests] * clients
 
-    with server.http() as http:
+    with shared_server.http() as http:
         stored = runs_in(http, project)
     assert len(stored) == clients * requests * runs_per_request
     assert all(r["outputs"] == {"answer": r["id"]} and r["status"] == "success" for r in stored)
-    stats = server.sdk().read_project(project_name=project, include_stats=True).feedback_stats
+    stats = (
+        shared_server.sdk().read_project(project_name=project, include_stats=True).feedback_stats
+    )
     assert stats is not None
     assert stats["correct"]["n"] == stats["kind"]["n"] == len(stored)
     assert stats["kind"]["avg"] == pytest.approx(1.0)

@@ -23,12 +23,12 @@ from hypothesis import strategies as st
 
 from evaldelta.delta.engine import compute_key, prepare
 from evaldelta.ingest.records import feedback_rows, run_ops, score_columns
-from evaldelta.server.app import open_store
+from evaldelta.store import open_store
 from evaldelta.store.base import IngestBatch, Page
 from evaldelta.store.duckdb.store import DuckDBStore
 from tests.conftest import Server, store_url
-from tests.delta_reference import RefExample, RefFeedback, RefRun, reference_delta
-from tests.delta_seed import (
+from tests.support.delta_reference import RefExample, RefFeedback, RefRun, reference_delta
+from tests.support.delta_seed import (
     create_dataset,
     create_examples,
     create_experiment,

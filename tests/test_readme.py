@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serving import free_port
+from tests.support.cli_process import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,6 +38,15 @@ def test_ci_runs_the_readme_test_command() -> None:
     test = readme_commands()[1]
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert test in ci, ".ci/run must call the README's test command verbatim"
+
+
+def test_ci_runs_the_readme_lint_command() -> None:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Development", 1)[1].split("\n## ", 1)[0]
+    (lint,) = re.findall(r"```bash\n(.*?)```", section, re.S)
+    assert "mypy --strict src" in lint and "ruff format --check" in lint
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert lint.strip() in ci, ".ci/run must call the README's lint command verbatim"
 
 
 @pytest.mark.skipif(

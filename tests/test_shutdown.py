@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.ingest_helpers import multipart_body, new_run, run_parts, seed_scored, unique
-from tests.serving import EXIT_TIMEOUT, Served, serving
-from tests.sse import SSEParser, delta_stream, parse_events
+from tests.support.cli_process import EXIT_TIMEOUT, Served, serving
+from tests.support.delta_seed import seed_scored
+from tests.support.ingest import multipart_body, new_run, run_parts, unique
+from tests.support.sse import SSEParser, delta_stream, parse_events
 
 KEYS = [f"key{i:02d}" for i in range(100)]  # the most one stream may ask for
 

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.conftest import run_server, store_url
-from tests.sse import parse_events
+from tests.support.sse import parse_events
 
 Step = tuple[str, int, Any]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from evaldelta.server.app import open_store
+from evaldelta.store import open_store
 from evaldelta.store.duckdb.store import DuckDBStore
 
 

@@ -22,18 +22,15 @@ import httpx
 import orjson
 import pytest
 
-from evaldelta.server.app import create_app, open_store
+from evaldelta.server.app import create_app
 from evaldelta.server.auth import create_key
 from evaldelta.server.serving import server_for
 from evaldelta.settings import Settings
+from evaldelta.store import open_store
 from tests.conftest import Server, run_server
-from tests.delta_seed import (
-    post_runs,
-    run_post,
-    unique,
-)
-from tests.ingest_helpers import seed_scored
-from tests.sse import SSEParser, delta_stream
+from tests.support.delta_seed import post_runs, run_post, seed_scored
+from tests.support.ingest import unique
+from tests.support.sse import SSEParser, delta_stream
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import run_server
-from tests.ingest_helpers import multipart_body, new_run, patch_of, read_run, run_parts, unique
+from tests.support.ingest import multipart_body, new_run, patch_of, read_run, run_parts, unique
 
 
 def _body(project: str) -> tuple[dict[str, Any], bytes, dict[str, str]]:

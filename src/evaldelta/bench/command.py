@@ -7,27 +7,21 @@ from typing import Annotated
 
 import typer
 
-from evaldelta.bench.load.command import load_command as load_command  # `evaldelta load`
+from evaldelta.bench.options import DEFAULT_SEED, Out, RunsPerRequest, Scale, Seed, StoreUrl
 
 
 def bench_command(
-    scale: Annotated[str, typer.Option(help="XS, S, M, L or L3 (see docs/benchmarks.md).")] = "S",
-    out: Annotated[
-        Path, typer.Option(help="Results JSON; a Markdown table is written beside it.")
-    ] = Path("results.json"),
-    store: Annotated[
-        str | None, typer.Option(help="Store URL for the server (default: a DuckDB file).")
-    ] = None,
+    scale: Scale = "S",
+    out: Out = Path("results.json"),
+    store: StoreUrl = None,
     data_dir: Annotated[
         Path | None,
         typer.Option("--data-dir", help="Keep the server's data here (default: a temp dir)."),
     ] = None,
     clients: Annotated[int, typer.Option(min=1, help="Concurrent ingest client processes.")] = 4,
     repeat: Annotated[int, typer.Option(min=1, help="Timed repeats of each delta read.")] = 3,
-    seed: Annotated[int, typer.Option(help="Seed of the generated workload.")] = 20260105,
-    runs_per_request: Annotated[
-        int, typer.Option(min=1, help="Target runs per /runs/multipart request.")
-    ] = 50,
+    seed: Seed = DEFAULT_SEED,
+    runs_per_request: RunsPerRequest = 50,
     zstd: Annotated[bool, typer.Option(help="Compress bodies with zstd, as the SDK does.")] = True,
     profile: Annotated[
         bool, typer.Option(help="Profile the delta query on the store file afterwards.")

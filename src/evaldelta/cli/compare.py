@@ -1,18 +1,17 @@
-"""``evaldelta compare``, ``gate`` and ``demo``: clients of a running server's HTTP API."""
+"""``evaldelta compare`` and ``evaldelta gate``: clients of a running server's delta stream."""
 
 from __future__ import annotations
 
-import shlex
-import sys
 from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console, Group, RenderableType
+from rich.console import Group, RenderableType
 from rich.live import Live
 from rich.spinner import Spinner
 from rich.text import Text
 
+from evaldelta.cli.common import ApiKey, Endpoint, client_for, err, fail, out
 from evaldelta.cli.report import (
     Comparison,
     Thresholds,
@@ -23,11 +22,6 @@ from evaldelta.cli.report import (
     table,
 )
 from evaldelta.client.http import ApiError, Client
-
-# Piped output (CI logs, files) gets a wide table instead of rich's 80-column default.
-out = Console(width=None if sys.stdout.isatty() else 200)
-# Messages are not wrapped: a CI log keeps each reason, id or URL on one greppable line.
-err = Console(stderr=True, soft_wrap=True)
 
 # Help texts avoid square brackets: typer renders help as rich markup, which eats them.
 Dataset = Annotated[
@@ -58,14 +52,6 @@ Filters = Annotated[
         metavar="EXPERIMENT=EXPR",
         help='Run filter for one experiment, e.g. base=eq(name, "Target") (repeatable).',
     ),
-]
-Endpoint = Annotated[
-    str | None,
-    typer.Option("--endpoint", metavar="URL", help="Server URL (default: $LANGSMITH_ENDPOINT)."),
-]
-ApiKey = Annotated[
-    str | None,
-    typer.Option("--api-key", metavar="KEY", help="API key (default: $LANGSMITH_API_KEY)."),
 ]
 Alpha = Annotated[
     float,
@@ -191,19 +177,6 @@ class _Quiet:
         return None
 
 
-def _fail(exc: ApiError) -> typer.Exit:
-    """Say what went wrong (server text is not rich markup) and exit 2."""
-    err.print(Text(exc.message, style="red"))
-    return typer.Exit(2)
-
-
-def _client(endpoint: str | None, api_key: str | None) -> Client:
-    try:
-        return Client(endpoint, api_key, on_busy=lambda said: err.print(Text(said, style="dim")))
-    except ApiError as exc:
-        raise _fail(exc) from exc
-
-
 def _emit(
     result: Comparison,
     as_json: bool,
@@ -237,12 +210,12 @@ def compare(
     as_markdown: AsMarkdown = False,
 ) -> None:
     """Which examples got better, which got worse, and is it real? Streams a table."""
-    client = _client(endpoint, api_key)
+    client = client_for(endpoint, api_key)
     live = out.is_terminal and not (as_json or as_markdown)
     try:
         result = run_comparison(client, dataset, baseline, against, key, filter, alpha, live)
     except ApiError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     finally:
         client.close()
     _emit(result, as_json, as_markdown, live)
@@ -295,11 +268,11 @@ def gate(
         max_regressed=_per_key(max_regressed, int, "--max-regressed"),
         min_mean_delta=_per_key(min_mean_delta, float, "--min-mean-delta"),
     )
-    client = _client(endpoint, api_key)
+    client = client_for(endpoint, api_key)
     try:
         result = run_comparison(client, dataset, baseline, against, key, filter, alpha, False)
     except ApiError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     finally:
         client.close()
     compared = {r.key for r in result.rows} | {k for e in result.errors for k in e["feedback_keys"]}
@@ -325,44 +298,3 @@ def gate(
         f"[bold green]GATE PASSED[/bold green]: no significant regression "
         f"(alpha {alpha}, Holm-adjusted across {len({r.key for r in result.rows})} keys)"
     )
-
-
-def demo(
-    endpoint: Endpoint = None,
-    api_key: ApiKey = None,
-    name: Annotated[
-        str, typer.Option("--name", help="Name of the demo dataset (and experiments' prefix).")
-    ] = "demo",
-) -> None:
-    """Load a small demo dataset with three experiments into a running server."""
-    client = _client(endpoint, api_key)
-    try:
-        loaded = load(client, name)
-    except ApiError as exc:
-        raise _fail(exc) from exc
-    finally:
-        client.close()
-    experiments = loaded["experiments"]
-    q = shlex.quote
-    selection = f"--dataset {q(loaded['dataset'])} --baseline {q(experiments['baseline'])}"
-    better, cheaper = q(experiments["better-prompt"]), q(experiments["cheaper-model"])
-    out.print(
-        Text.assemble(
-            "Loaded dataset ",
-            (loaded["dataset"], "bold"),
-            f" ({loaded['examples']} examples) with experiments ",
-            ", ".join(experiments.values()),
-            ".",
-        )
-    )
-    out.print("Now try:")
-    print(f"  evaldelta compare {selection} --against {better} --against {cheaper}")
-    print(f"  evaldelta gate {selection} --against {better}   # passes: exit code 0")
-    print(f"  evaldelta gate {selection} --against {cheaper}   # fails: exit code 1")
-
-
-def load(client: Client, name: str) -> dict[str, Any]:
-    from evaldelta.cli.demo_data import load_demo
-
-    with out.status("Loading the demo dataset…"):
-        return load_demo(client, dataset_name=name)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import orjson
-from fastapi.concurrency import run_in_threadpool
+from anyio import to_thread
 
 from evaldelta.delta.filters.compiler import (
     DUCKDB,
@@ -26,12 +26,23 @@ from evaldelta.delta.filters.compiler import (
 )
 from evaldelta.delta.stats import holm, paired_stats
 from evaldelta.errors import Invalid, NotFound
-from evaldelta.server.models import Filters
-from evaldelta.server.stream_limits import Cutoff, StreamCut
 from evaldelta.store.base import DeltaQuery, IdList, Page, Store
 
 DeltaLists = dict[str, dict[str, list[UUID]]]
+# Per session: its filter strings, in LangSmith's run query language.
+Filters = dict[UUID, list[str]]
 T = TypeVar("T")
+
+
+class StreamCut(Exception):
+    """Raised by a stream's runner when the stream must end now (its time limit, or the
+    server shutting down); the message says why, for the in-band error entry."""
+
+
+class Runner(Protocol):
+    """Runs a stream's blocking store work off the event loop, or raises ``StreamCut``."""
+
+    async def __call__(self, fn: Callable[[], T], /) -> T: ...
 
 
 def compile_filters(
@@ -154,18 +165,18 @@ async def stream_deltas(
     query: DeltaQuery,
     *,
     include_stats: bool = False,
-    cutoff: Cutoff | None = None,
+    run: Runner | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """One ``data`` event per key as soon as it is computed, then ``end``.
 
     A failure in one key goes into that key's chunk as an ``errors`` entry; the others
     still arrive.  If the client goes away, the generator is cancelled and no further key
-    is computed.  If ``cutoff`` ends the stream early (its time limit, or the server
+    is computed.  If ``run`` ends the stream early (its time limit, or the server
     shutting down), the keys not sent yet share one ``errors`` entry saying why, and the
     stream still ends with ``end``.  With ``include_stats``, the ``end`` event carries the
     sign-test p-values Holm-adjusted across the keys, per comparison.
     """
-    run = cutoff.run if cutoff is not None else _run_in_thread
+    run = run or _run_in_thread
     keys = list(query.feedback_keys)
     try:
         lower = await run(partial(store.lower_is_better, query.tenant_id, keys))
@@ -199,7 +210,7 @@ async def stream_deltas(
 
 
 async def _run_in_thread(fn: Callable[[], T]) -> T:
-    return await run_in_threadpool(fn)
+    return await to_thread.run_sync(fn)
 
 
 def _failed(keys: list[str], err: Exception) -> bytes:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import zstandard
 
-from evaldelta.ingest.errors import IngestError
+from evaldelta.errors import IngestError
 
 ENCODINGS = ("identity", "zstd", "gzip", "x-gzip", "deflate")
 

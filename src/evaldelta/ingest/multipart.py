@@ -16,8 +16,8 @@ from uuid import UUID
 
 import orjson
 
+from evaldelta.errors import IngestError
 from evaldelta.ingest.decoding import decode_body
-from evaldelta.ingest.errors import IngestError
 from evaldelta.ingest.parts import DEFAULT_CONTENT_TYPE, Part, parse_multipart
 
 __all__ = [

@@ -15,7 +15,7 @@ import itertools
 import re
 from typing import NamedTuple
 
-from evaldelta.ingest.errors import IngestError
+from evaldelta.errors import IngestError
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 

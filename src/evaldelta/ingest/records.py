@@ -19,9 +19,12 @@ from pydantic import Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 from evaldelta.errors import Invalid
-from evaldelta.server.models import JsonObject, RunType, Score
 from evaldelta.store.base import Row, RunOp
 from evaldelta.store.sqlrows import dump_json
+
+JsonObject = dict[str, Any]
+Score = bool | int | float
+RunType = Literal["tool", "chain", "llm", "retriever", "embedding", "prompt", "parser"]
 
 
 class RunIn(TypedDict, total=False):

@@ -4,81 +4,26 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
-from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from evaldelta import __version__
-from evaldelta.errors import install_error_handlers
 from evaldelta.ingest.writer import Writer
 from evaldelta.server.auth import KeyCache
 from evaldelta.server.body_budget import DecodedBytesBudget
 from evaldelta.server.body_limit import BodyLimit
+from evaldelta.server.error_handlers import install_error_handlers
+from evaldelta.server.openapi import document_errors
 from evaldelta.server.routes import datasets, deltas, examples, feedback, info, runs, sessions
 from evaldelta.server.stream_limits import StreamLimits, StreamRegistry
 from evaldelta.server.web import router as web_router
 from evaldelta.settings import Settings
-from evaldelta.store.base import Store
+from evaldelta.store import open_store
 
 # At shutdown, how long the store queries of streams that were cut short may still run
 # before the store closes anyway (a query of one key takes well under a second).
 SETTLE_SECONDS = 5.0
-
-
-def _megabytes(text: str | None, default: int) -> int:
-    """A store option given in MiB, as bytes."""
-    if text is None:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ValueError(f"means_cache_mb must be a whole number of MiB (0 or more), not {text!r}")
-    return value * 2**20
-
-
-def open_store(url: str) -> Store:
-    """The store a URL names: ``duckdb:///path/to/file.duckdb`` (``?memory_limit=4GB`` sets
-    DuckDB's buffer pool, 1GB by default),
-    ``clickhouse://user:password@host:8123/database`` or ``chdb:///path/to/dir``."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        raise ValueError(f"store URL {url!r} has no scheme; expected duckdb:///path/file.duckdb")
-    match scheme:
-        case "duckdb":
-            from evaldelta.store.duckdb.means_cache import DEFAULT_MAX_BYTES
-            from evaldelta.store.duckdb.store import DEFAULT_MEMORY_LIMIT, DuckDBStore
-
-            rest, _, query = rest.partition("?")
-            options = dict(parse_qsl(query, keep_blank_values=True))
-            unknown = set(options) - {"memory_limit", "means_cache_mb"}
-            if unknown:
-                raise ValueError(
-                    f"unknown DuckDB store option(s) {sorted(unknown)}; supported: "
-                    "memory_limit, means_cache_mb"
-                )
-            path = rest[1:] if rest.startswith("/") and rest[1:2] == "/" else rest
-            return DuckDBStore(
-                Path(path),
-                memory_limit=options.get("memory_limit", DEFAULT_MEMORY_LIMIT),
-                means_cache_bytes=_megabytes(options.get("means_cache_mb"), DEFAULT_MAX_BYTES),
-            )
-        case "clickhouse" | "clickhouses" | "chdb":
-            try:
-                from evaldelta.store.clickhouse.store import ClickHouseStore
-            except ImportError as err:
-                extra = "chdb" if scheme == "chdb" else "clickhouse"
-                raise ValueError(
-                    f"the {scheme} store needs: pip install 'evaldelta[{extra}]' ({err})"
-                ) from err
-            return ClickHouseStore(url)
-        case _:
-            raise ValueError(
-                f"unsupported store scheme {scheme!r}; supported: duckdb, clickhouse, chdb"
-            )
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -118,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.streams = streams
     install_error_handlers(app)
+    document_errors(app)
 
     async def too_deep(_: Request, __: Exception) -> JSONResponse:
         detail = [{"loc": ["body"], "msg": "JSON nested too deeply", "type": "value_error"}]

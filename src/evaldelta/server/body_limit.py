@@ -18,9 +18,10 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from evaldelta.errors import DomainError, PayloadTooLarge, error_body
+from evaldelta.errors import DomainError, PayloadTooLarge
 from evaldelta.ingest.decoding import ENCODINGS, BodyDecoder
 from evaldelta.server.body_budget import BodyAllowance, DecodedBytesBudget
+from evaldelta.server.error_handlers import error_body
 
 # Bodies decoded at once, each in a worker thread of its own: more would only compete with
 # the event loop for the GIL (a bomb decodes for as long as its cap allows), not finish

@@ -12,7 +12,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-JsonObject = dict[str, Any]
+from evaldelta.delta.engine import Filters
+from evaldelta.ingest.records import JsonObject, RunType, Score
+
 DataType = Literal["kv", "llm", "chat"]
 
 
@@ -205,8 +207,6 @@ class Session(Response):
 
 # --- feedback -------------------------------------------------------------------------
 
-Score = bool | int | float
-
 
 class FeedbackConfig(Request):
     type: Literal["continuous", "categorical", "freeform"]
@@ -285,8 +285,6 @@ class FeedbackConfigOut(Response):
 
 
 # --- runs -----------------------------------------------------------------------------
-
-RunType = Literal["tool", "chain", "llm", "retriever", "embedding", "prompt", "parser"]
 
 
 class RunsQuery(Request):
@@ -373,8 +371,6 @@ class Info(Response):
 
 
 # --- feedback deltas ------------------------------------------------------------------
-
-Filters = dict[UUID, list[str]]
 
 
 class DeltaStreamQuery(Request):

@@ -21,6 +21,7 @@ from uuid import UUID
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
+from evaldelta.delta.engine import StreamCut
 from evaldelta.errors import DomainError
 
 T = TypeVar("T")
@@ -35,10 +36,6 @@ class TooManyStreams(DomainError):
 
     status_code = 429
     retry_after = RETRY_AFTER_SECONDS
-
-
-class StreamCut(Exception):
-    """The stream must end now; the message says why, for the in-band error entry."""
 
 
 @dataclass(frozen=True)

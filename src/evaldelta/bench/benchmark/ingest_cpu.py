@@ -29,8 +29,8 @@ from evaldelta.bench.workload.records import Experiment
 from evaldelta.bench.workload.scales import SCALES
 from evaldelta.ingest.multipart import decode_body
 from evaldelta.ingest.writer import GC_THRESHOLDS
-from evaldelta.server.app import open_store
 from evaldelta.server.routes.runs import multipart_batch
+from evaldelta.store import open_store
 from evaldelta.store.base import IngestBatch
 
 T = TypeVar("T")

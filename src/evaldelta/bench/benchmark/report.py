@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from evaldelta.bench.format import figure
+
 Result = dict[str, Any]
 
 # (field, label, unit, target at L as the issue states it)
@@ -43,18 +45,6 @@ HEADLINE: list[tuple[str, str, str, str]] = [
 ]
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "**NO**"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if value >= 1000:
-            return f"{value:,.0f}"
-        return f"{value:.3g}" if value < 10 else f"{value:.1f}"
-    return "—" if value is None else str(value)
-
-
 def markdown(result: Result) -> str:
     """One result as a Markdown table (medians of the repeats; minimums in the JSON)."""
     lines = [
@@ -71,7 +61,7 @@ def markdown(result: Result) -> str:
     ]
     for name, label, unit, target in HEADLINE:
         if name in result:
-            value = _fmt(result[name])
+            value = figure(result[name])
             lines.append(
                 f"| {label} | {value}{' ' + unit if unit and value != '—' else ''} | {target} |"
             )
@@ -92,7 +82,7 @@ def growth_table(results: Sequence[Result]) -> str:
     header = "| measure | " + " | ".join(r["scale"] for r in results) + " |"
     lines = [header, "| --- |" + " --- |" * len(results)]
     for name, label, unit, _ in HEADLINE:
-        cells = [_fmt(r.get(name)) for r in results]
+        cells = [figure(r.get(name)) for r in results]
         lines.append(f"| {label}{' (' + unit + ')' if unit else ''} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -7,20 +7,18 @@ from typing import Annotated
 
 import typer
 
+from evaldelta.bench.options import DEFAULT_SEED, Out, RunsPerRequest, Scale, Seed, StoreUrl
+
 
 def load_command(
-    scale: Annotated[str, typer.Option(help="XS, S, M, L or L3 (see docs/benchmarks.md).")] = "S",
+    scale: Scale = "S",
     seconds: Annotated[float, typer.Option(min=1, help="How long the load lasts.")] = 60.0,
     streams: Annotated[int, typer.Option(min=1, help="Concurrent delta streams.")] = 20,
     ingest_clients: Annotated[
         int, typer.Option(min=1, help="Concurrent ingest client processes.")
     ] = 2,
-    out: Annotated[
-        Path, typer.Option(help="Results JSON; a Markdown table is written beside it.")
-    ] = Path("load.json"),
-    store: Annotated[
-        str | None, typer.Option(help="Store URL for the server (default: a DuckDB file).")
-    ] = None,
+    out: Out = Path("load.json"),
+    store: StoreUrl = None,
     data_dir: Annotated[
         Path | None,
         typer.Option(
@@ -28,10 +26,8 @@ def load_command(
             help="Load the data here once and reuse it on later runs (default: a temp dir).",
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the generated workload.")] = 20260105,
-    runs_per_request: Annotated[
-        int, typer.Option(min=1, help="Target runs per /runs/multipart request.")
-    ] = 50,
+    seed: Seed = DEFAULT_SEED,
+    runs_per_request: RunsPerRequest = 50,
     max_streams_per_tenant: Annotated[
         int | None,
         typer.Option(

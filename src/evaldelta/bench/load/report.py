@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from evaldelta.bench.format import figure
 from evaldelta.bench.load.clients import IngestOutcome, StreamSample
 
 Result = dict[str, Any]
@@ -102,16 +103,6 @@ _TABLE: list[tuple[str, str, str]] = [
 ]
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "**NO**"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.0f}" if value >= 1000 else f"{value:.3g}"
-    return "—" if value is None else str(value)
-
-
 def markdown(result: Result) -> str:
     """The headline figures as a Markdown table."""
     lines = [
@@ -121,15 +112,16 @@ def markdown(result: Result) -> str:
         f"streams (all {result['keys']} keys × {result['comparisons']} comparisons) and "
         f"{result['ingest_clients']} ingest clients for {result['seconds']:g} s; "
         f"store {result['store_kind']}; machine: {result['machine']['summary']}, load average "
-        f"{_fmt(result['load_average_start'])} at the start, {_fmt(result['load_average_end'])} "
-        f"at the end; {_fmt(result['wall_s'])} s until the last stream ended.",
+        f"{figure(result['load_average_start'])} at the start, "
+        f"{figure(result['load_average_end'])} at the end; "
+        f"{figure(result['wall_s'])} s until the last stream ended.",
         "",
         "| measure | value |",
         "| --- | --- |",
     ]
     for name, label, unit in _TABLE:
         if name in result:
-            value = _fmt(result[name])
+            value = figure(result[name])
             lines.append(f"| {label} | {value}{' ' + unit if unit and value != '—' else ''} |")
-    lines.append(f"| zero errors | {_fmt(result['ok'])} |")
+    lines.append(f"| zero errors | {figure(result['ok'])} |")
     return "\n".join(lines) + "\n"

@@ -93,7 +93,7 @@ async def read_delta_stream(
     slot = streams.acquire(tenant)  # the 429, if any, before the first byte
     try:
         events = stream_deltas(
-            store, query, include_stats=body.include_stats, cutoff=streams.cutoff()
+            store, query, include_stats=body.include_stats, run=streams.cutoff().run
         )
         return EventStreamResponse(
             events, slot=slot, stall_seconds=streams.limits.stream_stall_seconds

@@ -19,7 +19,7 @@ from evaldelta.bench.workload.ids import IdSpace
 from evaldelta.bench.workload.records import Experiment, records
 from evaldelta.bench.workload.scales import Scale
 from evaldelta.ingest.records import feedback_rows, run_ops
-from evaldelta.server.app import open_store
+from evaldelta.store import open_store
 from evaldelta.store.base import IngestBatch, Store
 
 RUNS_PER_TRANSACTION = 2_000

@@ -1,5 +1,5 @@
 """Measure what hostile and large bodies cost a real ``evaldelta serve``: the figures in
-docs/reliability.md, "Hostile input".  Run ``python -m tests.hostile_probe``.
+docs/reliability.md, "Hostile input".  Run ``python -m tests.support.hostile_probe``.
 
 For each body it resets the server's peak RSS (``/proc/<pid>/clear_refs``), sends the
 body, and reports the peak RSS above the resident size before the request; during
@@ -23,8 +23,8 @@ import httpx
 import orjson
 import zstandard
 
-from tests.ingest_helpers import multipart_body, new_run, run_parts, unique
-from tests.serving import Served, serving
+from tests.support.cli_process import Served, serving
+from tests.support.ingest import multipart_body, new_run, run_parts, unique
 
 MiB = 1 << 20
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.filter_world import IDS
+from tests.support.filter_world import IDS
 
 
 def lit(value: Any) -> str:

@@ -13,7 +13,7 @@ import orjson
 
 from evaldelta.delta.filters.compiler import parse_filter
 from evaldelta.delta.filters.parser import Arg, Attr, Call, ListLit, Literal
-from tests.filter_world import FEEDBACK, IDS, LABELS, RUNS, SESSION, TENANT
+from tests.support.filter_world import FEEDBACK, IDS, LABELS, RUNS, SESSION, TENANT
 
 MISSING = object()
 FAMILIES = {

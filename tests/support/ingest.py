@@ -1,25 +1,14 @@
-"""Request bodies built the way the SDK builds them, the reads that check what was stored,
-and a scored dataset for tests that need deltas to stream."""
+"""Request bodies built the way the SDK builds them, and the reads that check what was
+stored."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
 import httpx
 import orjson
-
-from tests.delta_seed import (
-    create_dataset,
-    create_examples,
-    create_experiment,
-    feedback,
-    post_feedback_multipart,
-    post_runs,
-    run_post,
-)
 
 BOUNDARY = "5f1d3a0c9b2e4f6a8c7d1e0f2a3b4c5d"
 RUN_FIELDS = ("inputs", "outputs", "events", "extra", "error", "serialized")
@@ -144,35 +133,3 @@ def runs_in(http: httpx.Client, project: str) -> list[dict[str, Any]]:
         if not page["cursors"]["next"]:
             return runs
         body["cursor"] = page["cursors"]["next"]
-
-
-# --- a scored dataset ------------------------------------------------------------------------
-
-
-def seed_scored(
-    http: httpx.Client,
-    *,
-    examples: int,
-    experiments: int,
-    keys: list[str],
-    score: Callable[[int, int, str], Any],
-    start: datetime,
-) -> dict[str, Any]:
-    """A dataset of ``examples`` and ``experiments`` experiments on it, whose runs are scored
-    on every key: ``score(experiment_rank, example_index, key)``, called in that nesting.
-    Returns ``{"dataset": id, "sessions": [baseline id, *comparison ids]}``."""
-    dataset = create_dataset(http)
-    rows = create_examples(http, dataset, [start + timedelta(seconds=i) for i in range(examples)])
-    sessions = [create_experiment(http, dataset) for _ in range(experiments)]
-    runs, scores = [], []
-    for rank, session in enumerate(sessions):
-        for index, example in enumerate(rows):
-            run = run_post({"session_id": session}, example["id"], start=start)
-            runs.append(run)
-            scores += [feedback(run, key, score(rank, index, key)) for key in keys]
-    # In slices, so that large worlds stay under the server's body size limit.
-    for first in range(0, len(runs), 500):
-        post_runs(http, runs[first : first + 500])
-    for first in range(0, len(scores), 5000):
-        post_feedback_multipart(http, scores[first : first + 5000])
-    return {"dataset": dataset, "sessions": sessions}

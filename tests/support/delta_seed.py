@@ -1,5 +1,6 @@
 """Seeding and reading back delta test data through the public API, and calling the
-delta endpoints: shared by the delta API and stream tests."""
+delta endpoints: shared by the delta API and stream tests, and a scored dataset for tests
+that need deltas to stream."""
 
 from __future__ import annotations
 
@@ -10,20 +11,16 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
-import orjson
 
-from tests.delta_reference import RefExample, RefFeedback, RefRun, reference_delta
-from tests.sse import delta_stream
+from tests.support.delta_reference import RefExample, RefFeedback, RefRun, reference_delta
+from tests.support.ingest import multipart_body, unique
+from tests.support.sse import delta_stream
 
 Lists = dict[str, list[str]]  # {"improved_examples": [...], "regressed_examples": [...]}
 Deltas = dict[str, dict[str, Lists]]  # key -> comparison session -> lists
 RunFilter = Callable[[RefRun], bool]
 
 # --- seeding through the public API ---------------------------------------------------------
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid4().hex[:10]}"
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:
@@ -97,19 +94,8 @@ def post_runs(http: httpx.Client, runs: list[dict[str, Any]]) -> None:
 
 def post_feedback_multipart(http: httpx.Client, feedback: list[dict[str, Any]]) -> None:
     """Feedback as ``feedback.<id>`` parts of ``/runs/multipart`` (how the SDK batches it)."""
-    boundary = uuid4().hex
-    chunks = []
-    for item in feedback:
-        data = orjson.dumps(item)
-        chunks.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="feedback.{item["id"]}"\r\n'
-            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode()
-            + data
-            + b"\r\n"
-        )
-    chunks.append(f"--{boundary}--\r\n".encode())
-    headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
-    ok(http.post("/runs/multipart", content=b"".join(chunks), headers=headers), 202)
+    body, headers = multipart_body([(f"feedback.{item['id']}", item) for item in feedback])
+    ok(http.post("/runs/multipart", content=body, headers=headers), 202)
 
 
 def feedback(run: dict[str, Any] | None, key: str, score: Any, **fields: Any) -> dict[str, Any]:
@@ -314,3 +300,35 @@ def flipped(lists: dict[str, Lists]) -> dict[str, Lists]:
 
 def nonempty(lists: dict[str, Lists]) -> bool:
     return any(ids for v in lists.values() for ids in v.values())
+
+
+# --- a scored dataset ------------------------------------------------------------------------
+
+
+def seed_scored(
+    http: httpx.Client,
+    *,
+    examples: int,
+    experiments: int,
+    keys: list[str],
+    score: Callable[[int, int, str], Any],
+    start: datetime,
+) -> dict[str, Any]:
+    """A dataset of ``examples`` and ``experiments`` experiments on it, whose runs are scored
+    on every key: ``score(experiment_rank, example_index, key)``, called in that nesting.
+    Returns ``{"dataset": id, "sessions": [baseline id, *comparison ids]}``."""
+    dataset = create_dataset(http)
+    rows = create_examples(http, dataset, [start + timedelta(seconds=i) for i in range(examples)])
+    sessions = [create_experiment(http, dataset) for _ in range(experiments)]
+    runs, scores = [], []
+    for rank, session in enumerate(sessions):
+        for index, example in enumerate(rows):
+            run = run_post({"session_id": session}, example["id"], start=start)
+            runs.append(run)
+            scores += [feedback(run, key, score(rank, index, key)) for key in keys]
+    # In slices, so that large worlds stay under the server's body size limit.
+    for first in range(0, len(runs), 500):
+        post_runs(http, runs[first : first + 500])
+    for first in range(0, len(scores), 5000):
+        post_feedback_multipart(http, scores[first : first + 5000])
+    return {"dataset": dataset, "sessions": sessions}

@@ -1,0 +1,5 @@
+"""``python -m evaldelta``: the ``evaldelta`` command."""
+
+from evaldelta.cli.main import main
+
+main()
