@@ -29,7 +29,13 @@ from evaldelta.delta.filters.compiler import compile_filter, parse_filter
 from evaldelta.ingest.records import feedback_rows, run_ops
 from evaldelta.ingest.writer import Writer
 from evaldelta.server.auth import hash_api_key
-from evaldelta.store.base import IngestBatch, Page
+from evaldelta.store.base import (
+    FeedbackWhere,
+    IngestBatch,
+    Page,
+    RunWhere,
+    SessionWhere,
+)
 from evaldelta.store.clickhouse.connection import Connection, bind, connect, server_settings
 from evaldelta.store.clickhouse.dialect import CLICKHOUSE
 from evaldelta.store.clickhouse.schema import MIGRATIONS, migrate
@@ -245,13 +251,13 @@ def test_retried_and_reordered_ingest_gives_one_row_each(store: ClickHouseStore)
         fb_batch,
     ):
         store.apply_ingest([batch])
-    runs, _ = store.query_runs(tenant, {}, None, None, 100, "desc")
+    runs, _ = store.query_runs(tenant, RunWhere(), None, None, 100, "desc")
     assert len(runs) == len(posts)
     assert all(r["outputs"] == {"a": 2} and r["end_time"] is not None for r in runs), runs
-    listed = store.list_feedback(tenant, {}, Page(0, 100))
+    listed = store.list_feedback(tenant, FeedbackWhere(), Page(0, 100))
     assert sorted(f["id"] for f in listed) == sorted(f["id"] for f in feedback)
     assert all(f["is_root"] for f in listed)
-    session = store.list_sessions(tenant, {"name": "exp"}, Page(0, 10), stats=True)[0]
+    session = store.list_sessions(tenant, SessionWhere(name="exp"), Page(0, 10), stats=True)[0]
     assert session["run_count"] == len(posts)
     assert session["feedback_stats"]["k"]["n"] == len(posts)
     # Old versions are still stored until ClickHouse merges them; no read sees them.
@@ -264,10 +270,10 @@ def test_deleting_a_session_removes_its_runs_and_feedback(store: ClickHouseStore
     posts, _ = _runs("doomed", examples)
     fb = feedback_rows([{"run_id": p["id"], "key": "k", "score": 1} for p in posts], loc=[])
     store.apply_ingest([IngestBatch(tenant, run_ops("post", posts, loc=[]), fb)])
-    session = store.list_sessions(tenant, {"name": "doomed"}, Page(0, 1), stats=False)[0]
+    session = store.list_sessions(tenant, SessionWhere(name="doomed"), Page(0, 1), stats=False)[0]
     store.write_session_delete(tenant, session["id"])
-    assert store.query_runs(tenant, {}, None, None, 10, "desc")[0] == []
-    assert store.list_feedback(tenant, {}, Page(0, 10)) == []
+    assert store.query_runs(tenant, RunWhere(), None, None, 10, "desc")[0] == []
+    assert store.list_feedback(tenant, FeedbackWhere(), Page(0, 10)) == []
     # A late patch of a deleted run does not bring back the post's fields.
     for _ in range(2):  # and neither does the next op of the run that patch brought back
         patch = {"id": posts[0]["id"], "outputs": {"late": True}}
@@ -319,13 +325,13 @@ def test_two_stores_writing_at_once_agree(tmp_path: Path) -> None:
         for t in threads:
             t.join()
         for s in (a, b):
-            listed = s.list_sessions(tenant, {}, Page(0, 10), stats=True)
+            listed = s.list_sessions(tenant, SessionWhere(), Page(0, 10), stats=True)
             by_name = {r["name"]: r for r in listed}
             assert sorted(by_name) == ["auto", "base", "cand", "default"]
             for name in ("auto", "base", "cand"):
                 assert by_name[name]["run_count"] == 12
                 assert by_name[name]["feedback_stats"]["k"]["n"] == 12
-            runs, _ = s.query_runs(tenant, {}, None, None, 100, "desc")
+            runs, _ = s.query_runs(tenant, RunWhere(), None, None, 100, "desc")
             assert len(runs) == 36
             assert all(r["outputs"] == {"a": 2} and r["status"] == "success" for r in runs)
             # The delta sees every feedback placed on its run, whichever server wrote what.

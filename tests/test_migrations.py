@@ -7,8 +7,8 @@ from uuid import uuid4
 
 import duckdb
 
-from evaldelta.store.duckdb.schema import MIGRATIONS
-from evaldelta.store.duckdb.store import migrate, open_duckdb
+from evaldelta.store.duckdb.schema import MIGRATIONS, migrate
+from evaldelta.store.duckdb.store import open_duckdb
 
 
 def schema(con: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:

@@ -17,16 +17,12 @@ from uuid import UUID
 import orjson
 from anyio import to_thread
 
-from evaldelta.delta.filters.compiler import (
-    DUCKDB,
-    Dialect,
-    FilterError,
-    compile_filter,
-    parse_filter,
-)
+from evaldelta.delta.filters.compiler import FilterError, compile_filter, parse_filter
 from evaldelta.delta.stats import holm, paired_stats
 from evaldelta.errors import Invalid, NotFound
-from evaldelta.store.base import DeltaQuery, IdList, Page, Store
+from evaldelta.store.base import DeltaQuery, IdList, Page, SessionWhere, Store
+from evaldelta.store.dialect import Dialect
+from evaldelta.store.duckdb.dialect import DUCKDB
 
 DeltaLists = dict[str, dict[str, list[UUID]]]
 # Per session: its filter strings, in LangSmith's run query language.
@@ -95,7 +91,9 @@ def prepare(
     wanted = list(dict.fromkeys([baseline, *comparisons]))
     found = {  # one read for every session of the request
         s["id"]: s
-        for s in store.list_sessions(tenant_id, {"ids": wanted}, Page(0, len(wanted)), stats=False)
+        for s in store.list_sessions(
+            tenant_id, SessionWhere(ids=wanted), Page(0, len(wanted)), stats=False
+        )
     }
     for session_id in wanted:
         session = found.get(session_id)

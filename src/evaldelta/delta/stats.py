@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from evaldelta.delta.compare import TIE_TOLERANCE
+from evaldelta.store.compare import TIE_TOLERANCE
 
 # SciPy is imported inside the functions that need it: it takes seconds to import, and the
 # CLI, which imports this module for holm() alone, should start at once.

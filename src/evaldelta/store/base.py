@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from datetime import datetime
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
-from evaldelta.delta.filters.compiler import Dialect
+from evaldelta.store.dialect import Dialect
 
 Row = dict[str, Any]
 T = TypeVar("T")
@@ -38,11 +39,81 @@ class IngestBatch:
     def __len__(self) -> int:
         return len(self.run_ops) + len(self.feedback)
 
+    @staticmethod
+    def by_tenant(batches: Sequence[IngestBatch]) -> dict[UUID, IngestBatch]:
+        """Many requests' batches as one per tenant, in order of arrival."""
+        merged: dict[UUID, IngestBatch] = {}
+        for batch in batches:
+            into = merged.setdefault(batch.tenant_id, IngestBatch(batch.tenant_id))
+            into.run_ops.extend(batch.run_ops)
+            into.feedback.extend(batch.feedback)
+        return merged
+
 
 @dataclass(frozen=True)
 class Page:
     offset: int = 0
     limit: int = 100
+
+
+# --- what a list asks for ---------------------------------------------------------------
+#
+# One frozen dataclass per listed resource.  A field left at None (or an empty list) does
+# not filter; every field that is set must hold for a row to be listed.
+
+
+@dataclass(frozen=True)
+class DatasetWhere:
+    ids: Sequence[UUID] | None = None
+    name: str | None = None
+    name_contains: str | None = None  # ignoring case
+    data_type: Sequence[str] | None = None
+
+
+@dataclass(frozen=True)
+class ExampleWhere:
+    dataset_id: UUID | None = None
+    ids: Sequence[UUID] | None = None
+    splits: Sequence[str] | None = None  # in any of them (no split is "base")
+    metadata: Mapping[str, Any] | None = None  # every entry equal (as JSON)
+
+
+@dataclass(frozen=True)
+class SessionWhere:
+    ids: Sequence[UUID] | None = None
+    name: str | None = None
+    name_contains: str | None = None  # ignoring case
+    reference_dataset: Sequence[UUID] | None = None
+    reference_free: bool | None = None  # without (True) or with (False) a dataset
+    sort_by: Literal["name", "start_time"] = "start_time"
+    sort_desc: bool = True
+
+
+@dataclass(frozen=True)
+class RunWhere:
+    ids: Sequence[UUID] | None = None
+    session: Sequence[UUID] | None = None
+    reference_example: Sequence[UUID] | None = None
+    trace: UUID | None = None
+    parent_run: UUID | None = None
+    run_type: str | None = None
+    is_root: bool | None = None
+    error: bool | None = None  # has an error (True) or has none (False)
+    start_time: datetime | None = None  # started at or after
+    end_time: datetime | None = None  # ended at or before
+
+
+@dataclass(frozen=True)
+class FeedbackWhere:
+    ids: Sequence[UUID] | None = None
+    run: Sequence[UUID] | None = None
+    session: Sequence[UUID] | None = None  # the run's session, else the feedback's own
+    comparative_experiment_id: UUID | None = None
+    key: Sequence[str] | None = None
+    source: Sequence[str] | None = None  # ``feedback_source.type``
+    has_comment: bool | None = None
+    has_score: bool | None = None
+    level: Literal["run", "session"] | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +128,12 @@ class DeltaQuery:
     # session id -> (SQL fragment over runs aliased ``r``, params); AND-ed together
     filters: dict[UUID, tuple[str, list[Any]]]
     comparative_experiment_id: UUID | None = None
+
+    @property
+    def sessions(self) -> list[UUID]:
+        """The baseline, then each comparison once (the baseline is not compared with
+        itself)."""
+        return list(dict.fromkeys([self.baseline_session_id, *self.comparison_session_ids]))
 
 
 @runtime_checkable
@@ -95,14 +172,14 @@ class Store(Protocol):
         """Whether the tenant has this dataset (cheaper than ``get_dataset``)."""
         ...
 
-    def list_datasets(self, tenant_id: UUID, where: Row, page: Page) -> list[Row]: ...
+    def list_datasets(self, tenant_id: UUID, where: DatasetWhere, page: Page) -> list[Row]: ...
 
     # examples
     def write_examples(self, tenant_id: UUID, rows: list[Row]) -> list[Row]: ...
     def write_example_update(self, tenant_id: UUID, example_id: UUID, changes: Row) -> Row: ...
     def write_example_delete(self, tenant_id: UUID, example_ids: list[UUID]) -> None: ...
     def get_example(self, tenant_id: UUID, example_id: UUID) -> Row | None: ...
-    def list_examples(self, tenant_id: UUID, where: Row, page: Page) -> list[Row]: ...
+    def list_examples(self, tenant_id: UUID, where: ExampleWhere, page: Page) -> list[Row]: ...
 
     # sessions
     def write_session(self, tenant_id: UUID, row: Row, *, upsert: bool) -> Row: ...
@@ -110,7 +187,7 @@ class Store(Protocol):
     def write_session_delete(self, tenant_id: UUID, session_id: UUID) -> None: ...
     def get_session(self, tenant_id: UUID, session_id: UUID, *, stats: bool) -> Row | None: ...
     def list_sessions(
-        self, tenant_id: UUID, where: Row, page: Page, *, stats: bool
+        self, tenant_id: UUID, where: SessionWhere, page: Page, *, stats: bool
     ) -> list[Row]: ...
 
     # runs and feedback
@@ -119,7 +196,7 @@ class Store(Protocol):
     def query_runs(
         self,
         tenant_id: UUID,
-        where: Row,
+        where: RunWhere,
         filter_sql: tuple[str, list[Any]] | None,
         cursor: str | None,
         limit: int,
@@ -128,7 +205,7 @@ class Store(Protocol):
     def write_feedback_update(self, tenant_id: UUID, feedback_id: UUID, changes: Row) -> Row: ...
     def write_feedback_delete(self, tenant_id: UUID, feedback_id: UUID) -> None: ...
     def get_feedback(self, tenant_id: UUID, feedback_id: UUID) -> Row | None: ...
-    def list_feedback(self, tenant_id: UUID, where: Row, page: Page) -> list[Row]: ...
+    def list_feedback(self, tenant_id: UUID, where: FeedbackWhere, page: Page) -> list[Row]: ...
 
     # feedback configs
     def write_feedback_config(self, tenant_id: UUID, row: Row) -> Row: ...

@@ -30,11 +30,9 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum, auto
-from typing import Protocol
 
 from evaldelta.delta.filters.parser import (
     Arg,
@@ -47,11 +45,10 @@ from evaldelta.delta.filters.parser import (
     Scalar,
     parse_filter,
 )
+from evaldelta.store.dialect import Dialect
+from evaldelta.store.duckdb.dialect import DUCKDB
 
 __all__ = [
-    "DUCKDB",
-    "Dialect",
-    "DuckDBDialect",
     "Expr",
     "FilterError",
     "compile_filter",
@@ -60,96 +57,6 @@ __all__ = [
 ]
 
 Fragment = tuple[str, list[object]]
-
-
-class Dialect(Protocol):
-    """The SQL that differs between engines.  Every method returns an SQL expression;
-    the ones documented as taking a parameter contain exactly one ``?``."""
-
-    def json_member(self, doc: str, key: str) -> str:
-        """Member ``key`` (a constant, never user input) of JSON object ``doc``."""
-
-    def object_entries(self, doc: str, alias: str) -> str:
-        """A FROM item over the entries of JSON object ``doc`` (nothing if it is not an
-        object), with text column ``{alias}.key`` and JSON column ``{alias}.value``."""
-
-    def json_text(self, value: str) -> str:
-        """A JSON value as text: strings unquoted, others as JSON, JSON null as NULL."""
-
-    def json_number(self, value: str) -> str:
-        """A JSON number as a double; NULL for any other JSON type."""
-
-    def json_bool(self, value: str) -> str:
-        """A JSON boolean as a boolean; NULL for any other JSON type."""
-
-    def json_is_null(self, value: str) -> str:
-        """Whether a JSON value is JSON ``null``."""
-
-    def document_text(self, doc: str) -> str:
-        """A whole JSON document as text, for full-text search."""
-
-    def list_has(self, items: str) -> str:
-        """Whether the text list ``items`` contains the parameter."""
-
-    def list_any(self, items: str, alias: str, cond: Callable[[str], str]) -> str:
-        """Whether some element of ``items`` (named ``alias``) satisfies ``cond(elem)``."""
-
-    def like(self, text: str) -> str:
-        """``text`` matches the LIKE pattern parameter (backslash escapes)."""
-
-    def contains_ci(self, text: str) -> str:
-        """``text`` contains the parameter, ignoring case."""
-
-    def seconds_between(self, start: str, end: str) -> str:
-        """Seconds from timestamp ``start`` to ``end``, as a double."""
-
-
-class DuckDBDialect:
-    """DuckDB: JSON columns, ``json_each``, ``VARCHAR[]`` tags."""
-
-    def json_member(self, doc: str, key: str) -> str:
-        return f"({doc} -> '$.{key}')"
-
-    def object_entries(self, doc: str, alias: str) -> str:
-        return f"json_each(CASE WHEN json_type({doc}) = 'OBJECT' THEN {doc} END) AS {alias}"
-
-    def json_text(self, value: str) -> str:
-        return f"({value} ->> '$')"
-
-    def json_number(self, value: str) -> str:
-        return (
-            f"(CASE WHEN json_type({value}) IN ('BIGINT', 'UBIGINT', 'DOUBLE')"
-            f" THEN TRY_CAST({value} ->> '$' AS DOUBLE) END)"
-        )
-
-    def json_bool(self, value: str) -> str:
-        return f"(CASE WHEN json_type({value}) = 'BOOLEAN' THEN ({value} ->> '$') = 'true' END)"
-
-    def json_is_null(self, value: str) -> str:
-        return f"(json_type({value}) = 'NULL')"
-
-    def document_text(self, doc: str) -> str:
-        return f"CAST({doc} AS VARCHAR)"
-
-    def list_has(self, items: str) -> str:
-        return f"list_contains({items}, ?)"
-
-    def list_any(self, items: str, alias: str, cond: Callable[[str], str]) -> str:
-        where = cond(f"{alias}.item")
-        return f"EXISTS (SELECT 1 FROM unnest({items}) AS {alias}(item) WHERE {where})"
-
-    def like(self, text: str) -> str:
-        return f"({text} LIKE ? ESCAPE '\\')"
-
-    def contains_ci(self, text: str) -> str:
-        return f"contains(lower({text}), lower(?))"
-
-    def seconds_between(self, start: str, end: str) -> str:
-        # Whole microseconds, then divide: epoch() differences lose precision.
-        return f"(date_diff('microsecond', {start}, {end}) / 1000000)"
-
-
-DUCKDB: Dialect = DuckDBDialect()
 
 
 class _Type(Enum):

@@ -12,7 +12,7 @@ from evaldelta.errors import NotFound
 from evaldelta.server.auth import Tenant
 from evaldelta.server.deps import StoreDep, WriterDep
 from evaldelta.server.models import Dataset, DatasetCreate, DatasetUpdate
-from evaldelta.store.base import Page
+from evaldelta.store.base import DatasetWhere, Page
 
 router = APIRouter(tags=["datasets"])
 
@@ -38,7 +38,7 @@ def list_datasets(
     offset: Offset = 0,
     limit: Limit = 100,
 ) -> Any:
-    where = {"ids": id, "name": name, "name_contains": name_contains, "data_type": data_type}
+    where = DatasetWhere(ids=id, name=name, name_contains=name_contains, data_type=data_type)
     return store.list_datasets(tenant, where, Page(offset, limit))
 
 

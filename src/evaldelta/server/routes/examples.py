@@ -17,7 +17,7 @@ from evaldelta.server.deps import StoreDep, WriterDep
 from evaldelta.server.models import Example, ExampleCreate, ExamplesCreated, ExampleUpdate
 from evaldelta.server.routes.body import read_body
 from evaldelta.server.routes.datasets import Limit, Offset
-from evaldelta.store.base import Page, Store
+from evaldelta.store.base import ExampleWhere, Page, Store
 
 router = APIRouter(tags=["examples"])
 platform = APIRouter(tags=["examples"])
@@ -144,7 +144,7 @@ def list_examples(
             raise Invalid("metadata must be a JSON object", loc=["query", "metadata"]) from err
         if not isinstance(meta, dict):
             raise Invalid("metadata must be a JSON object", loc=["query", "metadata"])
-    where = {"dataset_id": dataset, "ids": id, "splits": splits, "metadata": meta}
+    where = ExampleWhere(dataset_id=dataset, ids=id, splits=splits, metadata=meta)
     return store.list_examples(tenant, where, Page(offset, limit))
 
 

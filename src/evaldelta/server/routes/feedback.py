@@ -20,7 +20,7 @@ from evaldelta.server.models import (
     FeedbackUpdate,
 )
 from evaldelta.server.routes.datasets import Limit, Offset
-from evaldelta.store.base import IngestBatch, Page
+from evaldelta.store.base import FeedbackWhere, IngestBatch, Page
 
 router = APIRouter(tags=["feedback"])
 
@@ -51,16 +51,16 @@ def list_feedback(
     offset: Offset = 0,
     limit: Limit = 100,
 ) -> Any:
-    where = {
-        "run": run,
-        "key": key,
-        "session": session,
-        "source": source,
-        "has_comment": has_comment,
-        "has_score": has_score,
-        "level": level,
-        "comparative_experiment_id": comparative_experiment_id,
-    }
+    where = FeedbackWhere(
+        run=run,
+        key=key,
+        session=session,
+        source=source,
+        has_comment=has_comment,
+        has_score=has_score,
+        level=level,
+        comparative_experiment_id=comparative_experiment_id,
+    )
     return store.list_feedback(tenant, where, Page(offset, limit))
 
 

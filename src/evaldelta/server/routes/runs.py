@@ -8,7 +8,7 @@ from uuid import UUID
 import orjson
 from fastapi import APIRouter, Request
 
-from evaldelta.delta.filters.compiler import Dialect, FilterError, compile_filter, parse_filter
+from evaldelta.delta.filters.compiler import FilterError, compile_filter, parse_filter
 from evaldelta.errors import Invalid, NotFound
 from evaldelta.ingest.multipart import group_run_parts, parse_multipart
 from evaldelta.ingest.records import feedback_rows, run_ops
@@ -16,7 +16,8 @@ from evaldelta.server.auth import Tenant
 from evaldelta.server.deps import StoreDep, WriterDep
 from evaldelta.server.models import Run, RunsPage, RunsQuery
 from evaldelta.server.routes.body import read_body
-from evaldelta.store.base import IngestBatch
+from evaldelta.store.base import IngestBatch, RunWhere
+from evaldelta.store.dialect import Dialect
 
 router = APIRouter(tags=["runs"])
 
@@ -185,23 +186,18 @@ def query_runs(body: RunsQuery, tenant: Tenant, store: StoreDep) -> Any:
             " AND ".join(f"({sql})" for sql, _ in compiled),
             [p for _, params in compiled for p in params],
         )
-    where = body.model_dump(
-        include={
-            "id",
-            "trace",
-            "parent_run",
-            "run_type",
-            "session",
-            "reference_example",
-            "is_root",
-            "error",
-            "start_time",
-            "end_time",
-        }
+    where = RunWhere(
+        ids=body.id,
+        session=body.session,
+        reference_example=body.reference_example,
+        trace=body.trace,
+        parent_run=body.parent_run,
+        run_type=body.run_type,
+        is_root=True if body.execution_order == 1 else body.is_root,
+        error=body.error,
+        start_time=body.start_time,
+        end_time=body.end_time,
     )
-    where["ids"] = where.pop("id")
-    if body.execution_order == 1:
-        where["is_root"] = True
     runs, next_cursor = store.query_runs(
         tenant, where, filter_sql, body.cursor, body.limit, body.order
     )

@@ -12,7 +12,7 @@ from evaldelta.server.auth import Tenant
 from evaldelta.server.deps import StoreDep, WriterDep
 from evaldelta.server.models import Session, SessionCreate, SessionUpdate
 from evaldelta.server.routes.datasets import Limit, Offset
-from evaldelta.store.base import Page
+from evaldelta.store.base import Page, SessionWhere
 
 router = APIRouter(tags=["sessions"])
 
@@ -40,15 +40,15 @@ def list_sessions(
     offset: Offset = 0,
     limit: Limit = 100,
 ) -> Any:
-    where = {
-        "ids": id,
-        "name": name,
-        "name_contains": name_contains,
-        "reference_dataset": reference_dataset,
-        "reference_free": reference_free,
-        "sort_by": sort_by,
-        "sort_desc": sort_by_desc,
-    }
+    where = SessionWhere(
+        ids=id,
+        name=name,
+        name_contains=name_contains,
+        reference_dataset=reference_dataset,
+        reference_free=reference_free,
+        sort_by=sort_by,
+        sort_desc=sort_by_desc,
+    )
     return store.list_sessions(tenant, where, Page(offset, limit), stats=include_stats)
 
 

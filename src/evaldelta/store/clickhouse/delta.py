@@ -1,6 +1,6 @@
 """The feedback-delta query on ClickHouse: one wide SQL statement per key, compared in NumPy.
 
-The same rule as ``duckdb_delta``, read from feedback alone: each feedback row carries its
+The same rule as ``duckdb/delta.py``, read from feedback alone: each feedback row carries its
 run's session, example and root flag and the table is sorted by (tenant, key, session,
 example), so one key of a few sessions is a handful of contiguous ranges.  Runs are read
 only for sessions that have filters.
@@ -8,7 +8,7 @@ only for sessions that have filters.
 Per key, ClickHouse returns one row per example with one mean per session (``avgIf``), as
 Arrow; the comparison with the baseline and the example order are NumPy work.  Python
 objects are made only for the examples that changed, from the dataset's example ids made
-once per request (``clickhouse_examples``).
+once per request (``example_order.py``).
 """
 
 from __future__ import annotations
@@ -19,26 +19,21 @@ from uuid import UUID
 import numpy as np
 import numpy.typing as npt
 
-from evaldelta.delta.compare import compare
 from evaldelta.store.base import DeltaQuery, Page
 from evaldelta.store.clickhouse.connection import Connection
 from evaldelta.store.clickhouse.example_order import ExampleOrder, example_order
+from evaldelta.store.compare import compare
 from evaldelta.store.id_table import ExampleIdList
 
 Floats = npt.NDArray[np.float64]
 
 
-def _sessions(query: DeltaQuery) -> list[UUID]:
-    """The baseline first, then each comparison that is not the baseline."""
-    baseline = query.baseline_session_id
-    return [baseline, *(s for s in query.comparison_session_ids if s != baseline)]
-
-
-def _wide_sql(
-    query: DeltaQuery, key: str, sessions: list[UUID], window: list[UUID] | None
+def wide_sql(
+    query: DeltaQuery, key: str, window: list[UUID] | None = None
 ) -> tuple[str, list[Any]]:
-    """Per example of the key's feedback: its 16 id bytes and one mean per session (NaN
-    where the session has no counted score)."""
+    """Per example of the key's feedback: its 16 id bytes and one mean per session of
+    ``query.sessions`` (NaN where the session has no counted score)."""
+    sessions = query.sessions
     means = ", ".join(
         f"avgIf(assumeNotNull(f.score), f.run_session_id = ?) AS m{i}" for i in range(len(sessions))
     )
@@ -76,10 +71,10 @@ def _means(
     conn: Connection, query: DeltaQuery, key: str, order: ExampleOrder
 ) -> tuple[npt.NDArray[np.int64], Floats, list[UUID]]:
     """Positions of the examples with scores (in example order) and their means, one
-    column per session of ``_sessions``."""
-    sessions = _sessions(query)
+    column per session of ``query.sessions``."""
+    sessions = query.sessions
     window = order.uuids() if order.is_window else None
-    sql, params = _wide_sql(query, key, sessions, window)
+    sql, params = wide_sql(query, key, window)
     table = conn.arrow(sql, params)
     positions = order.positions(table.column("eid").to_pylist())
     keep = positions >= 0  # examples no longer (or not yet) in the dataset do not count
@@ -103,7 +98,7 @@ def delta(
         sid: (ExampleIdList(order.ids, none), ExampleIdList(order.ids, none))
         for sid in query.comparison_session_ids
     }
-    if len(_sessions(query)) < 2 or not len(order.ids):
+    if len(query.sessions) < 2 or not len(order.ids):
         return out
     positions, matrix, sessions = _means(conn, query, key, order)
     base = matrix[:, 0]

@@ -1,4 +1,4 @@
-"""The ClickHouse dialect of the filter compiler (see :class:`evaldelta.delta.filters.compiler.Dialect`).
+"""The ClickHouse dialect of the filter compiler (see :class:`evaldelta.store.dialect.Dialect`).
 
 JSON documents are stored as ``String`` columns and read with the ``JSONExtract*``
 functions; ``tags`` is a JSON array (NULL when a run has none, as in DuckDB).  The
@@ -7,9 +7,13 @@ compiler's correlated ``EXISTS`` subqueries need ClickHouse 25.8 or newer (chDB 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
+from uuid import UUID
 
-from evaldelta.delta.filters.compiler import Dialect
+import orjson
+
+from evaldelta.store.dialect import Dialect
 
 
 class ClickHouseDialect:
@@ -64,6 +68,51 @@ class ClickHouseDialect:
 
     def seconds_between(self, start: str, end: str) -> str:
         return f"(dateDiff('microsecond', {start}, {end}) / 1000000)"
+
+    def in_ids(self, column: str) -> str:
+        return f"{column} IN ?"
+
+    def in_texts(self, column: str) -> str:
+        return f"{column} IN ?"
+
+    def uuid_params(self, values: Iterable[Any]) -> list[Any]:
+        return [v if isinstance(v, UUID) else UUID(str(v)) for v in values]
+
+    def id_order(self, column: str) -> str:
+        # ClickHouse compares UUIDs by their two 64-bit halves, DuckDB and Python by their
+        # text, and the delta endpoint pages examples in the text order.
+        return f"toString({column})"
+
+    def id_order_value(self, value: Any) -> Any:
+        return str(value)
+
+    def splits_any(self, column: str) -> str:
+        return (
+            f"hasAny(if({column} IS NULL, ['base'],"
+            f" JSONExtract(assumeNotNull({column}), 'Array(String)')), ?)"
+        )
+
+    def json_member_equals(self, doc: str, key: str, value: Any) -> tuple[str, list[Any]]:
+        return f"JSONExtractRaw({doc}, ?) = ?", [key, orjson.dumps(value).decode()]
+
+    def json_is_string(self, value: str) -> str:
+        return f"JSONType({value}) = 'String'"
+
+    def count_if(self, cond: str) -> str:
+        return f"countIf({cond})"
+
+    def avg_if(self, expr: str, cond: str) -> str:
+        # Nullable, so that no row gives NULL (as in SQL) rather than NaN.
+        return f"avgIf(toNullable({expr}), {cond})"
+
+    def quantile_if(self, q: float, expr: str, cond: str) -> str:
+        return f"quantileExactInclusiveIf({q})({expr}, {cond})"
+
+    def stddev_pop(self, expr: str) -> str:
+        return f"stddevPop({expr})"
+
+    def epoch_seconds_between(self, start: str, end: str) -> str:
+        return self.seconds_between(start, end)
 
 
 CLICKHOUSE: Dialect = ClickHouseDialect()

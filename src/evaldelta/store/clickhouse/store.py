@@ -1,7 +1,7 @@
 """The scale-out store: ClickHouse, a server or cluster, or embedded through chDB.
 
 The same API answers as ``DuckDBStore``.  ClickHouse has no transactions: every write
-inserts whole new versions of rows (see ``clickhouse_versions``) and is safe to repeat, so
+inserts whole new versions of rows (see ``versions.py``) and is safe to repeat, so
 the writer's retry of a failed batch, a client's retry of a request, and several server
 processes writing at once all end in the same rows.  Reads see the latest version of every
 row through the ``FINAL`` views.  See docs/clickhouse.md.
@@ -9,17 +9,16 @@ row through the ``FINAL`` views.  See docs/clickhouse.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from evaldelta.delta.filters.compiler import Dialect
 from evaldelta.errors import Conflict, NotFound
 from evaldelta.store.base import DeltaQuery, IdList, IngestBatch, Page, Row
 from evaldelta.store.clickhouse import delta as clickhouse_delta
+from evaldelta.store.clickhouse import feedback as clickhouse_feedback
 from evaldelta.store.clickhouse import ingest as clickhouse_ingest
-from evaldelta.store.clickhouse import reads as clickhouse_reads
+from evaldelta.store.clickhouse import sessions as clickhouse_sessions
 from evaldelta.store.clickhouse.connection import connect
 from evaldelta.store.clickhouse.dialect import CLICKHOUSE
 from evaldelta.store.clickhouse.schema import migrate
@@ -30,6 +29,9 @@ from evaldelta.store.clickhouse.versions import (
     tombstone,
     tombstone_where,
 )
+from evaldelta.store.common import CommonStore, now, require_examples
+from evaldelta.store.dialect import Dialect
+from evaldelta.store.listing import Listing
 
 T = TypeVar("T")
 
@@ -46,11 +48,7 @@ DATASET_SELECT = """
 """
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-class ClickHouseStore:
+class ClickHouseStore(CommonStore):
     """The ``Store`` implementation on ClickHouse (``clickhouse://`` or ``chdb://``)."""
 
     filter_dialect: Dialect = CLICKHOUSE
@@ -63,6 +61,7 @@ class ClickHouseStore:
         except BaseException:
             self._conn.close()
             raise
+        self._list = Listing(self._conn.rows, CLICKHOUSE)
 
     def close(self) -> None:
         self._conn.close()
@@ -113,11 +112,16 @@ class ClickHouseStore:
             versions=True,
         )
 
+    def _dataset_query(self, tenant_id: UUID, dataset_id: UUID | None) -> tuple[str, list[Any]]:
+        if dataset_id is None:
+            return DATASET_SELECT.format(examples=""), [tenant_id, tenant_id, tenant_id]
+        # One dataset: count only its examples (a range of the examples' sort key), not
+        # every dataset's; this runs before the first byte of every delta request.
+        sql = DATASET_SELECT.format(examples="AND dataset_id = ?") + " AND d.id = ?"
+        return sql, [tenant_id, dataset_id, tenant_id, tenant_id, dataset_id]
+
     def write_dataset(self, tenant_id: UUID, row: Row) -> Row:
-        if self._conn.one(
-            "SELECT 1 FROM datasets WHERE tenant_id = ? AND name = ?", [tenant_id, row["name"]]
-        ):
-            raise Conflict(f"Dataset with name {row['name']!r} already exists")
+        self._check_dataset_name(tenant_id, row["name"])
         dataset_id = row.get("id") or uuid4()
         if self._dataset_row(tenant_id, dataset_id):
             raise Conflict(f"Dataset with id {dataset_id} already exists")
@@ -140,25 +144,11 @@ class ClickHouseStore:
         put(self._conn, "datasets_versions", [new])
         return self._require_dataset(tenant_id, dataset_id)
 
-    def _require_dataset(self, tenant_id: UUID, dataset_id: UUID) -> Row:
-        found = self.get_dataset(tenant_id, dataset_id)
-        if found is None:
-            raise NotFound(f"Dataset {dataset_id} not found")
-        return found
-
     def write_dataset_update(self, tenant_id: UUID, dataset_id: UUID, changes: Row) -> Row:
         current = self._dataset_row(tenant_id, dataset_id)
         if current is None:
             raise NotFound(f"Dataset {dataset_id} not found")
-        name = changes.get("name")
-        if (
-            name
-            and name != current["name"]
-            and self._conn.one(
-                "SELECT 1 FROM datasets WHERE tenant_id = ? AND name = ?", [tenant_id, name]
-            )
-        ):
-            raise Conflict(f"Dataset with name {name!r} already exists")
+        self._check_dataset_rename(tenant_id, current, changes)
         keep = (
             "name",
             "description",
@@ -183,33 +173,8 @@ class ClickHouseStore:
         )
         tombstone(self._conn, "datasets_versions", [current])
 
-    def get_dataset(self, tenant_id: UUID, dataset_id: UUID) -> Row | None:
-        # One dataset: count only its examples (a range of the examples' sort key), not
-        # every dataset's; this runs before the first byte of every delta request.
-        sql = DATASET_SELECT.format(examples="AND dataset_id = ?") + " AND d.id = ?"
-        return self._conn.one(sql, [tenant_id, dataset_id, tenant_id, tenant_id, dataset_id])
-
     def has_dataset(self, tenant_id: UUID, dataset_id: UUID) -> bool:
         return self.get_dataset(tenant_id, dataset_id) is not None
-
-    def list_datasets(self, tenant_id: UUID, where: Row, page: Page) -> list[Row]:
-        sql: list[str] = [DATASET_SELECT.format(examples="")]
-        params: list[Any] = [tenant_id, tenant_id, tenant_id]
-        if where.get("ids"):
-            sql.append("AND d.id IN ?")
-            params.append([UUID(str(i)) for i in where["ids"]])
-        if where.get("name") is not None:
-            sql.append("AND d.name = ?")
-            params.append(where["name"])
-        if where.get("name_contains"):
-            sql.append("AND positionUTF8(lowerUTF8(d.name), lowerUTF8(?)) > 0")
-            params.append(where["name_contains"])
-        if where.get("data_type"):
-            sql.append("AND d.data_type IN ?")
-            params.append(list(where["data_type"]))
-        sql.append("ORDER BY d.created_at DESC, toString(d.id) LIMIT ? OFFSET ?")
-        params += [page.limit, page.offset]
-        return self._conn.rows(" ".join(sql), params)
 
     # --- examples -----------------------------------------------------------------------
 
@@ -266,9 +231,6 @@ class ClickHouseStore:
         found = {r["id"]: r for r in self._examples_by_id(tenant_id, ids)}
         return [found[i] for i in ids]
 
-    def _examples_by_id(self, tenant_id: UUID, ids: list[UUID]) -> list[Row]:
-        return self.list_examples(tenant_id, {"ids": ids}, Page(0, max(len(ids), 1)))
-
     def write_example_update(self, tenant_id: UUID, example_id: UUID, changes: Row) -> Row:
         current = self._example_rows(tenant_id, [example_id]).get(example_id)
         if current is None:
@@ -288,124 +250,51 @@ class ClickHouseStore:
 
     def write_example_delete(self, tenant_id: UUID, example_ids: list[UUID]) -> None:
         found = self._example_rows(tenant_id, example_ids)
-        if len(found) != len(set(example_ids)):
-            missing = set(example_ids) - set(found)
-            raise NotFound(f"Example {sorted(map(str, missing))[0]} not found")
+        require_examples(example_ids, found)
         tombstone(self._conn, "examples_versions", list(found.values()))
-
-    def get_example(self, tenant_id: UUID, example_id: UUID) -> Row | None:
-        rows = self._examples_by_id(tenant_id, [example_id])
-        return rows[0] if rows else None
-
-    def list_examples(self, tenant_id: UUID, where: Row, page: Page) -> list[Row]:
-        return clickhouse_reads.list_examples(self._conn, tenant_id, where, page)
 
     # --- sessions -----------------------------------------------------------------------
 
     def write_session(self, tenant_id: UUID, row: Row, *, upsert: bool) -> Row:
-        return clickhouse_ingest.write_session(self._conn, tenant_id, row, upsert=upsert)
+        return clickhouse_sessions.write_session(self._conn, tenant_id, row, upsert=upsert)
 
     def write_session_update(self, tenant_id: UUID, session_id: UUID, changes: Row) -> Row:
-        return clickhouse_ingest.write_session_update(self._conn, tenant_id, session_id, changes)
+        return clickhouse_sessions.write_session_update(self._conn, tenant_id, session_id, changes)
 
     def write_session_delete(self, tenant_id: UUID, session_id: UUID) -> None:
-        clickhouse_ingest.write_session_delete(self._conn, tenant_id, session_id)
-
-    def get_session(self, tenant_id: UUID, session_id: UUID, *, stats: bool) -> Row | None:
-        rows = clickhouse_reads.list_sessions(
-            self._conn, tenant_id, {"ids": [session_id]}, Page(0, 1), stats=stats
-        )
-        return rows[0] if rows else None
-
-    def list_sessions(self, tenant_id: UUID, where: Row, page: Page, *, stats: bool) -> list[Row]:
-        return clickhouse_reads.list_sessions(self._conn, tenant_id, where, page, stats=stats)
+        clickhouse_sessions.write_session_delete(self._conn, tenant_id, session_id)
 
     # --- runs and feedback --------------------------------------------------------------
 
     def apply_ingest(self, batches: list[IngestBatch]) -> None:
         clickhouse_ingest.apply_ingest(self._conn, batches)
 
-    def get_run(self, tenant_id: UUID, run_id: UUID) -> Row | None:
-        rows, _ = clickhouse_reads.query_runs(
-            self._conn, tenant_id, {"ids": [run_id]}, None, None, 1, "desc"
-        )
-        return rows[0] if rows else None
-
-    def query_runs(
-        self,
-        tenant_id: UUID,
-        where: Row,
-        filter_sql: tuple[str, list[Any]] | None,
-        cursor: str | None,
-        limit: int,
-        order: str,
-    ) -> tuple[list[Row], str | None]:
-        return clickhouse_reads.query_runs(
-            self._conn, tenant_id, where, filter_sql, cursor, limit, order
-        )
-
     def write_feedback_update(self, tenant_id: UUID, feedback_id: UUID, changes: Row) -> Row:
-        clickhouse_ingest.write_feedback_update(self._conn, tenant_id, feedback_id, changes)
+        clickhouse_feedback.write_feedback_update(self._conn, tenant_id, feedback_id, changes)
         found = self.get_feedback(tenant_id, feedback_id)
         assert found is not None
         return found
 
     def write_feedback_delete(self, tenant_id: UUID, feedback_id: UUID) -> None:
-        clickhouse_ingest.write_feedback_delete(self._conn, tenant_id, feedback_id)
-
-    def get_feedback(self, tenant_id: UUID, feedback_id: UUID) -> Row | None:
-        rows = clickhouse_reads.list_feedback(
-            self._conn, tenant_id, {"ids": [feedback_id]}, Page(0, 1)
-        )
-        return rows[0] if rows else None
-
-    def list_feedback(self, tenant_id: UUID, where: Row, page: Page) -> list[Row]:
-        return clickhouse_reads.list_feedback(self._conn, tenant_id, where, page)
+        clickhouse_feedback.write_feedback_delete(self._conn, tenant_id, feedback_id)
 
     # --- feedback configs ---------------------------------------------------------------
 
-    def _config_row(self, tenant_id: UUID, key: str) -> Row | None:
+    def _feedback_config_row(self, tenant_id: UUID, key: str) -> Row | None:
         return self._conn.one(
             "SELECT * FROM feedback_configs WHERE tenant_id = ? AND feedback_key = ?",
             [tenant_id, key],
             versions=True,
         )
 
-    def write_feedback_config(self, tenant_id: UUID, row: Row) -> Row:
-        current = self._config_row(tenant_id, row["feedback_key"])
-        config = row.get("feedback_config") or (current or {}).get("feedback_config")
-        if config is None:
-            raise NotFound(f"Feedback config {row['feedback_key']!r} not found")
-        lower = row.get("is_lower_score_better")
-        if lower is None:
-            lower = bool((current or {}).get("is_lower_score_better", False))
-        new = {
-            "tenant_id": tenant_id,
-            "feedback_key": row["feedback_key"],
-            "feedback_config": config,
-            "is_lower_score_better": lower,
-            "modified_at": now(),
-        }
-        old = {row["feedback_key"]: current} if current else None
+    def _put_feedback_config(self, new: Row, current: Row | None) -> None:
+        old = {new["feedback_key"]: current} if current else None
         put(self._conn, "feedback_configs_versions", [new], old, id_column="feedback_key")
-        return self.list_feedback_configs(tenant_id, [row["feedback_key"]], Page(0, 1))[0]
 
     def write_feedback_config_delete(self, tenant_id: UUID, key: str) -> None:
-        current = self._config_row(tenant_id, key)
+        current = self._feedback_config_row(tenant_id, key)
         if current is not None:
             tombstone(self._conn, "feedback_configs_versions", [current])
-
-    def list_feedback_configs(
-        self, tenant_id: UUID, keys: list[str] | None, page: Page
-    ) -> list[Row]:
-        sql: list[str] = ["SELECT * FROM feedback_configs WHERE tenant_id = ?"]
-        params: list[Any] = [tenant_id]
-        if keys:
-            sql.append("AND feedback_key IN ?")
-            params.append(list(keys))
-        sql.append("ORDER BY modified_at DESC, feedback_key LIMIT ? OFFSET ?")
-        params += [page.limit, page.offset]
-        return self._conn.rows(" ".join(sql), params)
 
     # --- deltas -------------------------------------------------------------------------
 
@@ -416,11 +305,3 @@ class ClickHouseStore:
 
     def example_means(self, query: DeltaQuery, key: str) -> dict[UUID, dict[UUID, float]]:
         return clickhouse_delta.example_means(self._conn, query, key)
-
-    def lower_is_better(self, tenant_id: UUID, keys: Sequence[str]) -> set[str]:
-        rows = self._conn.rows(
-            """SELECT feedback_key FROM feedback_configs WHERE tenant_id = ?
-               AND is_lower_score_better AND feedback_key IN ?""",
-            [tenant_id, list(keys)],
-        )
-        return {r["feedback_key"] for r in rows}

@@ -115,6 +115,11 @@ def settle(
     return newest
 
 
+def without_version(row: Row) -> Row:
+    """A row as read with ``versions=True``, without its ``version``."""
+    return {k: v for k, v in row.items() if k != "version"}
+
+
 def tombstone(conn: Connection, table: str, rows: Sequence[Row]) -> None:
     """Delete rows (read with their ``version``)."""
     out = [encode({**r, "version": next_version(r), "is_deleted": 1}) for r in rows]

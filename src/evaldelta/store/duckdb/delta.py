@@ -6,7 +6,7 @@ its run's session, example and root flag, so the means of every session come fro
 of the key's feedback rows with no join to runs; a session with filters adds a semi-join to
 its own filtered runs.  Rows of means already kept in memory (``means_cache``) are used
 instead of the scan when they are exact for the reader's snapshot, and the rows read are
-kept for the next request.  The comparison is NumPy work (``delta.compare``).
+kept for the next request.  The comparison is NumPy work (``store/compare.py``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import duckdb
 import numpy as np
 import numpy.typing as npt
 
-from evaldelta.delta.compare import compare
 from evaldelta.store.base import DeltaQuery, Page
+from evaldelta.store.compare import compare
 from evaldelta.store.duckdb.means_cache import MeansCache, RowKey
 from evaldelta.store.duckdb.snapshot import Snapshot
 from evaldelta.store.id_table import ExampleIdList, IdTable
@@ -31,11 +31,6 @@ DeltaLists = dict[UUID, tuple[ExampleIdList, ExampleIdList]]
 # Later keys of a request read with one key's scan (see ``_read_ahead``; the group size
 # was measured at L, docs/benchmarks.md).
 READ_AHEAD_KEYS = 5
-
-
-def _sessions(query: DeltaQuery) -> list[UUID]:
-    """The baseline, then each comparison once."""
-    return list(dict.fromkeys([query.baseline_session_id, *query.comparison_session_ids]))
 
 
 def _counted(
@@ -137,7 +132,7 @@ def _read_ahead(snap: Snapshot, query: DeltaQuery, key: str) -> list[str]:
         return []
     if cache.began_at(query, snap.version) != snap.version:
         return []
-    sessions = _sessions(query)
+    sessions = query.sessions
     ahead: list[str] = []
     for other in keys[keys.index(key) + 1 :]:
         if len(ahead) == READ_AHEAD_KEYS:
@@ -151,7 +146,7 @@ def _kept(snap: Snapshot, query: DeltaQuery, key: str) -> dict[UUID, Floats]:
     """The key's rows kept for the snapshot's version, by session."""
     if snap.cache is None:
         return {}
-    wanted = [_row_key(query, key, s) for s in _sessions(query)]
+    wanted = [_row_key(query, key, s) for s in query.sessions]
     return {k[3]: row for k, row in snap.cache.get(snap.version, wanted).items()}
 
 
@@ -161,7 +156,7 @@ def session_means(
     """The dataset's example ids and each session's means by example position: kept rows
     where exact, else one scan of the key's feedback (and of a few later keys' of the
     request, ``_read_ahead``), kept for later."""
-    sessions = _sessions(query)
+    sessions = query.sessions
     cache = snap.cache
     if cache is not None:
         cache.began_at(query, snap.version)
@@ -188,7 +183,7 @@ def _read_and_keep(
     snap: Snapshot, cache: MeansCache, query: DeltaQuery, keys: list[str], width: int
 ) -> dict[UUID, Floats]:
     """Read the keys' rows in the snapshot, keep them all, return the first key's."""
-    sessions = _sessions(query)
+    sessions = query.sessions
     read = _read_means(snap.cursor(), query, keys, sessions, width)
     cache.keep(
         snap.version,
@@ -205,7 +200,7 @@ def session_means_unkept(
     snap: Snapshot, query: DeltaQuery, key: str
 ) -> tuple[IdTable, dict[UUID, Floats]]:
     """Every session's means read in the snapshot, nothing kept used."""
-    sessions = _sessions(query)
+    sessions = query.sessions
     cur = snap.cursor()
     ids = snap.example_ids()
     read = _read_means(cur, query, [key], sessions, len(ids))

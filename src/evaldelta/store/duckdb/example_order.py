@@ -20,7 +20,7 @@ from uuid import UUID
 
 import duckdb
 
-from evaldelta.store.duckdb.means_cache import WriteSequence
+from evaldelta.store.duckdb.seqlock import WriteSequence
 from evaldelta.store.id_table import IdTable
 
 # Datasets kept: each costs up to about 20 MB per 100,000 examples.
@@ -49,11 +49,11 @@ class ExampleOrder:
 
     def writing(self) -> None:
         """An example write is about to happen (writer thread; before the statement)."""
-        self._writes.writing()
+        self._writes.begin_write()
 
     def settled(self) -> None:
         """Every example write so far is committed or rolled back."""
-        if self._writes.settled():
+        if self._writes.end_write():
             with self._lock:
                 self._entries.clear()
 

@@ -30,6 +30,7 @@ import pyarrow as pa
 from evaldelta.errors import NotFound
 from evaldelta.store.base import Row
 from evaldelta.store.duckdb.arrow import UUID_COLUMNS, rows_table, uuid_array, uuid_repeat
+from evaldelta.store.listing import RUN_COPIES
 from evaldelta.store.sqlrows import dump_json, fetch_rows
 
 FEEDBACK_COLUMNS = [
@@ -55,13 +56,7 @@ FEEDBACK_COLUMNS = [
     "error",
 ]
 FEEDBACK_JSON = {"value", "correction", "feedback_source", "feedback_config", "extra"}
-# The run fields copied onto feedback, as (feedback column, runs column).
 _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS  # as ``dump_json`` writes them
-RUN_COPIES = [
-    ("run_session_id", "session_id"),
-    ("run_example_id", "reference_example_id"),
-    ("run_is_root", "is_root"),
-]
 
 
 _STORED = [c for c in FEEDBACK_COLUMNS if c != "tenant_id"]

@@ -109,12 +109,7 @@ def _as_uuid(value: Any) -> UUID:
 
 def apply_ingest(cur: duckdb.DuckDBPyConnection, batches: list[IngestBatch]) -> None:
     """Apply many requests' runs and feedback, grouped by tenant, in the caller's transaction."""
-    by_tenant: dict[UUID, IngestBatch] = {}
-    for batch in batches:
-        merged = by_tenant.setdefault(batch.tenant_id, IngestBatch(batch.tenant_id))
-        merged.run_ops.extend(batch.run_ops)
-        merged.feedback.extend(batch.feedback)
-    for tenant_id, batch in by_tenant.items():
+    for tenant_id, batch in IngestBatch.by_tenant(batches).items():
         # Runs first: feedback of this batch then takes its run's fields from their rows.
         written = _apply_runs(cur, tenant_id, batch.run_ops) if batch.run_ops else []
         # A re-sent feedback id replaces the earlier copy; within a batch the last one wins.

@@ -7,12 +7,10 @@ key, session)'s row of means is kept once read, bounded in bytes, least recently
 first out.  A row read under a filter (or counting a comparative experiment's feedback)
 is kept under that filter's text.
 
-Kept rows are never stale.  Every write transaction moves a version counter like a
-sequence lock: odd from before it begins until after it commits or rolls back, even
-otherwise.  A reader reads the counter, takes its snapshot, and reads it again: an even
-value that did not move means the snapshot holds exactly that version's data, and rows
-read at that version may be used with it, or kept for it.  Rows of an older version are
-dropped as soon as a newer one is seen.
+Kept rows are never stale.  Every write transaction moves the store's version counter (a
+sequence lock, ``seqlock.WriteSequence``): a snapshot taken between two equal even reads of
+it holds exactly that version's data, and rows read at that version may be used with it,
+or kept for it.  Rows of an older version are dropped as soon as a newer one is seen.
 """
 
 from __future__ import annotations
@@ -32,32 +30,6 @@ RowKey = tuple[UUID, UUID, str, UUID, str]
 
 # Default bound: 20 keys × 11 sessions × 100,000 examples of float64 is 176 MB.
 DEFAULT_MAX_BYTES = 256 * 2**20
-
-
-class WriteSequence:
-    """The version counter the writer moves around each write transaction."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._value = 0
-
-    def writing(self) -> None:
-        """A write is about to begin (before its transaction starts)."""
-        with self._lock:
-            if self._value % 2 == 0:
-                self._value += 1
-
-    def settled(self) -> bool:
-        """Every write so far is committed or rolled back; whether the counter moved."""
-        with self._lock:
-            if self._value % 2 == 0:
-                return False
-            self._value += 1
-            return True
-
-    def read(self) -> int:
-        with self._lock:
-            return self._value
 
 
 class MeansCache:

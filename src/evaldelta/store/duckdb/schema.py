@@ -2,7 +2,7 @@
 
 Every table carries ``tenant_id`` first: every query filters on it, and ids supplied by
 clients are only unique within a tenant.  Append a new entry to ``MIGRATIONS`` to change
-the schema; never edit an applied one.
+the schema; never edit an applied one (``migrate`` applies what a file has not seen).
 
 Feedback carries a copy of its run's ``session_id``, ``reference_example_id`` and
 ``is_root`` (``run_session_id``, ``run_example_id``, ``run_is_root``; NULL while the run is
@@ -11,6 +11,8 @@ unknown), so that the delta query reads one table, and rows are kept roughly in
 """
 
 from __future__ import annotations
+
+import duckdb
 
 MIGRATIONS: list[str] = [
     # 1: the initial schema.
@@ -180,3 +182,17 @@ MIGRATIONS: list[str] = [
     # without).
     "DROP INDEX IF EXISTS feedback_run;",
 ]
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> None:
+    """Apply the migrations this file has not seen yet, each in its own transaction."""
+    con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
+    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    applied = int(row[0]) if row else 0
+    for version, sql in enumerate(MIGRATIONS, start=1):
+        if version <= applied:
+            continue
+        con.execute("BEGIN")
+        con.execute(sql)
+        con.execute("INSERT INTO schema_migrations VALUES (?)", [version])
+        con.execute("COMMIT")

@@ -8,14 +8,14 @@ from the single writer thread.  Every session write here clears them.
 from __future__ import annotations
 
 import weakref
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 import duckdb
 
-from evaldelta.errors import Conflict, NotFound
+from evaldelta.errors import NotFound
 from evaldelta.store.base import Row
+from evaldelta.store.common import existing_session, new_session, session_changes
 from evaldelta.store.sqlrows import dump_json, fetch_rows, session_reference
 
 
@@ -54,32 +54,15 @@ def _write_session(
     name = row.get("name") or str(session_id)
     by_name = _session(cur, tenant_id, "name = ?", name)
     by_id = _session(cur, tenant_id, "id = ?", session_id)
-    if by_id is not None and (by_id["name"] == name or upsert):
-        # The same create sent again (a client retry after a lost answer): same answer.
-        return by_id, False
-    if by_name is not None:
-        if upsert:
-            return by_name, False
-        raise Conflict(f"Session with name {name!r} already exists")
-    if by_id is not None:
-        raise Conflict(f"Session with id {session_id} already exists")
+    existing = existing_session(name, session_id, by_name, by_id, upsert=upsert)
+    if existing is not None:
+        return existing, False
     forget_sessions(cur)  # rare: start afresh rather than reason about what it changes
+    new = new_session(tenant_id, session_id, name, row)
+    new["extra"] = dump_json(new["extra"])
     cur.execute(
-        """INSERT INTO sessions (tenant_id, id, name, description, start_time, end_time, extra,
-            reference_dataset_id, default_dataset_id, trace_tier)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [
-            tenant_id,
-            session_id,
-            name,
-            row.get("description"),
-            row.get("start_time") or datetime.now(UTC),
-            row.get("end_time"),
-            dump_json(row.get("extra")),
-            row.get("reference_dataset_id"),
-            row.get("default_dataset_id"),
-            row.get("trace_tier"),
-        ],
+        f"INSERT INTO sessions ({', '.join(new)}) VALUES ({', '.join('?' * len(new))})",
+        list(new.values()),
     )
     created = _session(cur, tenant_id, "id = ?", session_id)
     assert created is not None
@@ -94,10 +77,9 @@ def write_session_update(
     current = _session(cur, tenant_id, "id = ?", session_id)
     if current is None:
         raise NotFound(f"Session {session_id} not found")
-    given = {k: v for k, v in changes.items() if v is not None}
-    renamed = "name" in given and given["name"] != current["name"]
-    if renamed and _session(cur, tenant_id, "name = ?", given["name"]):
-        raise Conflict(f"Session with name {given['name']!r} already exists")
+    given = session_changes(
+        current, changes, lambda name: _session(cur, tenant_id, "name = ?", name) is not None
+    )
     merged = {**current, **given}
     cur.execute(
         """UPDATE sessions SET name = ?, description = ?, end_time = ?, extra = ?,

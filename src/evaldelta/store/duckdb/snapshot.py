@@ -15,7 +15,8 @@ from uuid import UUID
 import duckdb
 
 from evaldelta.store.duckdb.example_order import ExampleOrder, read_example_ids
-from evaldelta.store.duckdb.means_cache import MeansCache, WriteSequence
+from evaldelta.store.duckdb.means_cache import MeansCache
+from evaldelta.store.duckdb.seqlock import WriteSequence
 from evaldelta.store.id_table import IdTable
 
 

@@ -9,60 +9,40 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import duckdb
 
-from evaldelta.delta.filters.compiler import DUCKDB, Dialect
 from evaldelta.errors import Conflict, NotFound
 from evaldelta.store.base import DeltaQuery, IngestBatch, Page, Row
+from evaldelta.store.common import CommonStore, now, require_examples
+from evaldelta.store.dialect import Dialect
 from evaldelta.store.duckdb import delta as duckdb_delta
 from evaldelta.store.duckdb import feedback as duckdb_feedback
 from evaldelta.store.duckdb import ingest as duckdb_ingest
-from evaldelta.store.duckdb import reads as duckdb_reads
 from evaldelta.store.duckdb import sessions as duckdb_sessions
+from evaldelta.store.duckdb.datasets import (
+    DATASET_SELECT,
+    EXAMPLE_COLUMNS,
+    example_rows,
+    insert_dataset,
+    update_dataset,
+    update_example,
+)
 from evaldelta.store.duckdb.delta import DeltaLists
+from evaldelta.store.duckdb.dialect import DUCKDB
 from evaldelta.store.duckdb.example_order import ExampleOrder
 from evaldelta.store.duckdb.ingest import insert_rows
-from evaldelta.store.duckdb.means_cache import DEFAULT_MAX_BYTES, MeansCache, WriteSequence
-from evaldelta.store.duckdb.schema import MIGRATIONS
+from evaldelta.store.duckdb.means_cache import DEFAULT_MAX_BYTES, MeansCache
+from evaldelta.store.duckdb.schema import migrate
+from evaldelta.store.duckdb.seqlock import WriteSequence
 from evaldelta.store.duckdb.snapshot import Snapshot
+from evaldelta.store.listing import Listing
 from evaldelta.store.sqlrows import dump_json, fetch_rows
 
 T = TypeVar("T")
-
-EXAMPLE_COLUMNS = [
-    "tenant_id",
-    "id",
-    "dataset_id",
-    "inputs",
-    "outputs",
-    "metadata",
-    "split",
-    "source_run_id",
-    "created_at",
-    "modified_at",
-]
-
-DATASET_SELECT = """
-    SELECT d.*,
-        (SELECT count(*) FROM examples e WHERE e.tenant_id = d.tenant_id AND e.dataset_id = d.id)
-            AS example_count,
-        (SELECT count(*) FROM sessions s
-            WHERE s.tenant_id = d.tenant_id AND s.reference_dataset_id = d.id) AS session_count,
-        (SELECT max(s.start_time) FROM sessions s
-            WHERE s.tenant_id = d.tenant_id AND s.reference_dataset_id = d.id)
-            AS last_session_start_time
-    FROM datasets d
-"""
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
 
 # DuckDB's own default buffer pool is 80 % of the machine's memory: a server sharing its
 # machine should not grow to that, and the delta reads one key's feedback at a time, which
@@ -79,21 +59,7 @@ def open_duckdb(path: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.
     return con
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> None:
-    """Apply the migrations this file has not seen yet, each in its own transaction."""
-    con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
-    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
-    applied = int(row[0]) if row else 0
-    for version, sql in enumerate(MIGRATIONS, start=1):
-        if version <= applied:
-            continue
-        con.execute("BEGIN")
-        con.execute(sql)
-        con.execute("INSERT INTO schema_migrations VALUES (?)", [version])
-        con.execute("COMMIT")
-
-
-class DuckDBStore:
+class DuckDBStore(CommonStore):
     """The ``Store`` implementation on a DuckDB file."""
 
     filter_dialect: Dialect = DUCKDB
@@ -111,6 +77,7 @@ class DuckDBStore:
         self._examples = ExampleOrder()
         self._writes = WriteSequence()
         self.means = MeansCache(means_cache_bytes)
+        self._list = Listing(self._rows, DUCKDB)
 
     def close(self) -> None:
         with self._lock:
@@ -134,7 +101,7 @@ class DuckDBStore:
 
     def run_in_transaction(self, fn: Callable[[], T]) -> T:
         cur = self._cur()
-        self._writes.writing()  # before the snapshot: kept means stop being used
+        self._writes.begin_write()  # before the snapshot: kept means stop being used
         try:
             cur.execute("BEGIN")
             self._local.in_transaction = True
@@ -147,7 +114,7 @@ class DuckDBStore:
         finally:
             self._local.in_transaction = False
             self._examples.settled()
-            self._writes.settled()
+            self._writes.end_write()
         return result
 
     @contextmanager
@@ -155,14 +122,14 @@ class DuckDBStore:
         """Around every write to examples: cached example orders must not outlive it."""
         own = not getattr(self._local, "in_transaction", False)
         if own:
-            self._writes.writing()
+            self._writes.begin_write()
         self._examples.writing()
         try:
             yield
         finally:
             if own:  # autocommit: already committed
                 self._examples.settled()
-                self._writes.settled()
+                self._writes.end_write()
 
     # --- tenants and keys ---------------------------------------------------------------
 
@@ -191,73 +158,26 @@ class DuckDBStore:
 
     # --- datasets -----------------------------------------------------------------------
 
+    def _dataset_query(self, tenant_id: UUID, dataset_id: UUID | None) -> tuple[str, list[Any]]:
+        if dataset_id is None:
+            return DATASET_SELECT + " WHERE d.tenant_id = ?", [tenant_id]
+        return DATASET_SELECT + " WHERE d.tenant_id = ? AND d.id = ?", [tenant_id, dataset_id]
+
     def write_dataset(self, tenant_id: UUID, row: Row) -> Row:
-        if self._one(
-            "SELECT 1 FROM datasets WHERE tenant_id = ? AND name = ?", [tenant_id, row["name"]]
-        ):
-            raise Conflict(f"Dataset with name {row['name']!r} already exists")
+        self._check_dataset_name(tenant_id, row["name"])
         dataset_id = row.get("id") or uuid4()
         if self._one(
             "SELECT 1 FROM datasets WHERE tenant_id = ? AND id = ?", [tenant_id, dataset_id]
         ):
             raise Conflict(f"Dataset with id {dataset_id} already exists")
-        created = row.get("created_at") or now()
-        self._cur().execute(
-            """INSERT INTO datasets (tenant_id, id, name, description, data_type, created_at,
-                modified_at, inputs_schema_definition, outputs_schema_definition,
-                transformations, externally_managed, extra, metadata)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [
-                tenant_id,
-                dataset_id,
-                row["name"],
-                row.get("description"),
-                row.get("data_type") or "kv",
-                created,
-                created,
-                dump_json(row.get("inputs_schema_definition")),
-                dump_json(row.get("outputs_schema_definition")),
-                dump_json(row.get("transformations")),
-                row.get("externally_managed"),
-                dump_json(row.get("extra")),
-                dump_json((row.get("extra") or {}).get("metadata")),
-            ],
-        )
+        insert_dataset(self._cur(), tenant_id, dataset_id, row)
         return self._require_dataset(tenant_id, dataset_id)
-
-    def _require_dataset(self, tenant_id: UUID, dataset_id: UUID) -> Row:
-        found = self.get_dataset(tenant_id, dataset_id)
-        if found is None:
-            raise NotFound(f"Dataset {dataset_id} not found")
-        return found
 
     def write_dataset_update(self, tenant_id: UUID, dataset_id: UUID, changes: Row) -> Row:
         current = self._require_dataset(tenant_id, dataset_id)
-        name = changes.get("name")
-        if (
-            name
-            and name != current["name"]
-            and self._one(
-                "SELECT 1 FROM datasets WHERE tenant_id = ? AND name = ?", [tenant_id, name]
-            )
-        ):
-            raise Conflict(f"Dataset with name {name!r} already exists")
+        self._check_dataset_rename(tenant_id, current, changes)
         merged = {**current, **{k: v for k, v in changes.items() if v is not None}}
-        self._cur().execute(
-            """UPDATE datasets SET name = ?, description = ?, inputs_schema_definition = ?,
-                outputs_schema_definition = ?, metadata = ?, modified_at = ?
-               WHERE tenant_id = ? AND id = ?""",
-            [
-                merged["name"],
-                merged.get("description"),
-                dump_json(merged.get("inputs_schema_definition")),
-                dump_json(merged.get("outputs_schema_definition")),
-                dump_json(merged.get("metadata")),
-                now(),
-                tenant_id,
-                dataset_id,
-            ],
-        )
+        update_dataset(self._cur(), tenant_id, dataset_id, merged)
         return self._require_dataset(tenant_id, dataset_id)
 
     def write_dataset_delete(self, tenant_id: UUID, dataset_id: UUID) -> None:
@@ -270,71 +190,24 @@ class DuckDBStore:
             )
         cur.execute("DELETE FROM datasets WHERE tenant_id = ? AND id = ?", [tenant_id, dataset_id])
 
-    def get_dataset(self, tenant_id: UUID, dataset_id: UUID) -> Row | None:
-        return self._one(
-            DATASET_SELECT + " WHERE d.tenant_id = ? AND d.id = ?", [tenant_id, dataset_id]
-        )
-
     def has_dataset(self, tenant_id: UUID, dataset_id: UUID) -> bool:
         found = self._cur().execute(
             "SELECT 1 FROM datasets WHERE tenant_id = ? AND id = ?", [tenant_id, dataset_id]
         )
         return found.fetchone() is not None
 
-    def list_datasets(self, tenant_id: UUID, where: Row, page: Page) -> list[Row]:
-        sql: list[str] = [DATASET_SELECT + " WHERE d.tenant_id = ?"]
-        params: list[Any] = [tenant_id]
-        if where.get("ids"):
-            sql.append("AND d.id IN (SELECT unnest(?::UUID[]))")
-            params.append([str(i) for i in where["ids"]])
-        if where.get("name") is not None:
-            sql.append("AND d.name = ?")
-            params.append(where["name"])
-        if where.get("name_contains"):
-            sql.append("AND contains(lower(d.name), lower(?))")
-            params.append(where["name_contains"])
-        if where.get("data_type"):
-            sql.append("AND d.data_type IN (SELECT unnest(?::VARCHAR[]))")
-            params.append(list(where["data_type"]))
-        sql.append("ORDER BY d.created_at DESC, d.id LIMIT ? OFFSET ?")
-        params += [page.limit, page.offset]
-        return self._rows(" ".join(sql), params)
-
     # --- examples -----------------------------------------------------------------------
 
     def write_examples(self, tenant_id: UUID, rows: list[Row]) -> list[Row]:
         for dataset_id in {r["dataset_id"] for r in rows}:
             self._require_dataset(tenant_id, dataset_id)
-        stamp = now()
-        by_id: dict[UUID, Row] = {}
-        for r in rows:
-            split = r.get("split")
-            created = r.get("created_at") or stamp
-            example_id = r.get("id") or uuid4()
-            # A re-sent id (a client retry) replaces the earlier copy; the last one wins.
-            by_id[example_id] = {
-                "tenant_id": tenant_id,
-                "id": example_id,
-                "dataset_id": r["dataset_id"],
-                "inputs": dump_json(r.get("inputs") or {}),
-                "outputs": dump_json(r.get("outputs")),
-                "metadata": dump_json(r.get("metadata")),
-                "split": dump_json([split] if isinstance(split, str) else split),
-                "source_run_id": r.get("source_run_id"),
-                "created_at": created.replace(tzinfo=UTC)
-                if created.tzinfo is None
-                else created.astimezone(UTC),
-                "modified_at": stamp,
-            }
+        by_id = example_rows(tenant_id, rows)
         # One Arrow append, not one insert per example.
         with self._writing_examples():
             insert_rows(self._cur(), "examples", EXAMPLE_COLUMNS, list(by_id.values()))
         ids = list(by_id)
         found = {r["id"]: r for r in self._examples_by_id(tenant_id, ids)}
         return [found[i] for i in ids]
-
-    def _examples_by_id(self, tenant_id: UUID, ids: list[UUID]) -> list[Row]:
-        return self.list_examples(tenant_id, {"ids": ids}, Page(0, max(len(ids), 1)))
 
     def write_example_update(self, tenant_id: UUID, example_id: UUID, changes: Row) -> Row:
         current = self.get_example(tenant_id, example_id)
@@ -343,43 +216,21 @@ class DuckDBStore:
         if changes.get("dataset_id"):
             self._require_dataset(tenant_id, changes["dataset_id"])
         merged = {**current, **{k: v for k, v in changes.items() if v is not None}}
-        split = merged.get("split")
         with self._writing_examples():
-            self._cur().execute(
-                """UPDATE examples SET dataset_id = ?, inputs = ?, outputs = ?, metadata = ?,
-                    split = ?, modified_at = ? WHERE tenant_id = ? AND id = ?""",
-                [
-                    merged["dataset_id"],
-                    dump_json(merged.get("inputs")),
-                    dump_json(merged.get("outputs")),
-                    dump_json(merged.get("metadata")),
-                    dump_json([split] if isinstance(split, str) else split),
-                    now(),
-                    tenant_id,
-                    example_id,
-                ],
-            )
+            update_example(self._cur(), tenant_id, example_id, merged)
         updated = self.get_example(tenant_id, example_id)
         assert updated is not None
         return updated
 
     def write_example_delete(self, tenant_id: UUID, example_ids: list[UUID]) -> None:
-        found = self._examples_by_id(tenant_id, example_ids)
-        if len(found) != len(set(example_ids)):
-            missing = set(example_ids) - {r["id"] for r in found}
-            raise NotFound(f"Example {sorted(map(str, missing))[0]} not found")
+        require_examples(
+            example_ids, (r["id"] for r in self._examples_by_id(tenant_id, example_ids))
+        )
         with self._writing_examples():
             self._cur().execute(
                 "DELETE FROM examples WHERE tenant_id = ? AND id IN (SELECT unnest(?::UUID[]))",
                 [tenant_id, [str(i) for i in example_ids]],
             )
-
-    def get_example(self, tenant_id: UUID, example_id: UUID) -> Row | None:
-        rows = self._examples_by_id(tenant_id, [example_id])
-        return rows[0] if rows else None
-
-    def list_examples(self, tenant_id: UUID, where: Row, page: Page) -> list[Row]:
-        return duckdb_reads.list_examples(self._cur(), tenant_id, where, page)
 
     # --- sessions -----------------------------------------------------------------------
 
@@ -392,38 +243,10 @@ class DuckDBStore:
     def write_session_delete(self, tenant_id: UUID, session_id: UUID) -> None:
         duckdb_sessions.write_session_delete(self._cur(), tenant_id, session_id)
 
-    def get_session(self, tenant_id: UUID, session_id: UUID, *, stats: bool) -> Row | None:
-        rows = duckdb_reads.list_sessions(
-            self._cur(), tenant_id, {"ids": [session_id]}, Page(0, 1), stats=stats
-        )
-        return rows[0] if rows else None
-
-    def list_sessions(self, tenant_id: UUID, where: Row, page: Page, *, stats: bool) -> list[Row]:
-        return duckdb_reads.list_sessions(self._cur(), tenant_id, where, page, stats=stats)
-
     # --- runs and feedback --------------------------------------------------------------
 
     def apply_ingest(self, batches: list[IngestBatch]) -> None:
         duckdb_ingest.apply_ingest(self._cur(), batches)
-
-    def get_run(self, tenant_id: UUID, run_id: UUID) -> Row | None:
-        rows, _ = duckdb_reads.query_runs(
-            self._cur(), tenant_id, {"ids": [run_id]}, None, None, 1, "desc"
-        )
-        return rows[0] if rows else None
-
-    def query_runs(
-        self,
-        tenant_id: UUID,
-        where: Row,
-        filter_sql: tuple[str, list[Any]] | None,
-        cursor: str | None,
-        limit: int,
-        order: str,
-    ) -> tuple[list[Row], str | None]:
-        return duckdb_reads.query_runs(
-            self._cur(), tenant_id, where, filter_sql, cursor, limit, order
-        )
 
     def write_feedback_update(self, tenant_id: UUID, feedback_id: UUID, changes: Row) -> Row:
         duckdb_feedback.write_feedback_update(self._cur(), tenant_id, feedback_id, changes)
@@ -438,51 +261,31 @@ class DuckDBStore:
             "DELETE FROM feedback WHERE tenant_id = ? AND id = ?", [tenant_id, feedback_id]
         )
 
-    def get_feedback(self, tenant_id: UUID, feedback_id: UUID) -> Row | None:
-        rows = duckdb_reads.list_feedback(
-            self._cur(), tenant_id, {"ids": [feedback_id]}, Page(0, 1)
-        )
-        return rows[0] if rows else None
-
-    def list_feedback(self, tenant_id: UUID, where: Row, page: Page) -> list[Row]:
-        return duckdb_reads.list_feedback(self._cur(), tenant_id, where, page)
-
     # --- feedback configs ---------------------------------------------------------------
 
-    def write_feedback_config(self, tenant_id: UUID, row: Row) -> Row:
-        current = self._one(
+    def _feedback_config_row(self, tenant_id: UUID, key: str) -> Row | None:
+        return self._one(
             "SELECT * FROM feedback_configs WHERE tenant_id = ? AND feedback_key = ?",
-            [tenant_id, row["feedback_key"]],
+            [tenant_id, key],
         )
-        config = row.get("feedback_config") or (current or {}).get("feedback_config")
-        if config is None:
-            raise NotFound(f"Feedback config {row['feedback_key']!r} not found")
-        lower = row.get("is_lower_score_better")
-        if lower is None:
-            lower = bool((current or {}).get("is_lower_score_better", False))
+
+    def _put_feedback_config(self, new: Row, current: Row | None) -> None:
         self._cur().execute(
             "INSERT OR REPLACE INTO feedback_configs VALUES (?, ?, ?, ?, ?)",
-            [tenant_id, row["feedback_key"], dump_json(config), lower, now()],
+            [
+                new["tenant_id"],
+                new["feedback_key"],
+                dump_json(new["feedback_config"]),
+                new["is_lower_score_better"],
+                new["modified_at"],
+            ],
         )
-        return self.list_feedback_configs(tenant_id, [row["feedback_key"]], Page(0, 1))[0]
 
     def write_feedback_config_delete(self, tenant_id: UUID, key: str) -> None:
         self._cur().execute(
             "DELETE FROM feedback_configs WHERE tenant_id = ? AND feedback_key = ?",
             [tenant_id, key],
         )
-
-    def list_feedback_configs(
-        self, tenant_id: UUID, keys: list[str] | None, page: Page
-    ) -> list[Row]:
-        sql: list[str] = ["SELECT * FROM feedback_configs WHERE tenant_id = ?"]
-        params: list[Any] = [tenant_id]
-        if keys:
-            sql.append("AND feedback_key IN (SELECT unnest(?::VARCHAR[]))")
-            params.append(list(keys))
-        sql.append("ORDER BY modified_at DESC, feedback_key LIMIT ? OFFSET ?")
-        params += [page.limit, page.offset]
-        return self._rows(" ".join(sql), params)
 
     # --- deltas -------------------------------------------------------------------------
 
@@ -513,11 +316,3 @@ class DuckDBStore:
 
     def example_means(self, query: DeltaQuery, key: str) -> dict[UUID, dict[UUID, float]]:
         return self._read_delta(query, lambda snap: duckdb_delta.example_means(snap, query, key))
-
-    def lower_is_better(self, tenant_id: UUID, keys: Sequence[str]) -> set[str]:
-        rows = self._rows(
-            """SELECT feedback_key FROM feedback_configs WHERE tenant_id = ?
-               AND is_lower_score_better AND feedback_key IN (SELECT unnest(?::VARCHAR[]))""",
-            [tenant_id, list(keys)],
-        )
-        return {r["feedback_key"] for r in rows}

@@ -59,7 +59,6 @@ def profile_store(
             )
 
         shared = query()
-        sessions = clickhouse_delta._sessions(shared)
         example_order(conn, shared, None)  # warm: the first read loads the parts
         out: dict[str, Any] = {
             "example_order_s": _best(lambda: example_order(conn, query(), None)),
@@ -67,13 +66,13 @@ def profile_store(
             "engine_delta_s": {},
         }
         for key in keys:
-            sql, params = clickhouse_delta._wide_sql(shared, key, sessions, None)
+            sql, params = clickhouse_delta.wide_sql(shared, key)
             lower = key in lower_is_better
             out["sql_to_arrow_s"][key] = _best(partial(conn.arrow, sql, params))
             out["engine_delta_s"][key] = _best(
                 partial(clickhouse_delta.delta, conn, shared, key, lower, None)
             )
-        sql, params = clickhouse_delta._wide_sql(shared, explain_key, sessions, None)
+        sql, params = clickhouse_delta.wide_sql(shared, explain_key)
         raw = sql.replace("FROM feedback AS f", "FROM feedback_versions AS f").replace(
             "WHERE f.tenant_id", "WHERE NOT f.is_deleted AND f.tenant_id"
         )

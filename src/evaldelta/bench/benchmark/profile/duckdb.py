@@ -24,7 +24,8 @@ import numpy as np
 
 from evaldelta.store.base import DeltaQuery
 from evaldelta.store.duckdb import delta as duckdb_delta
-from evaldelta.store.duckdb.means_cache import MeansCache, WriteSequence
+from evaldelta.store.duckdb.means_cache import MeansCache
+from evaldelta.store.duckdb.seqlock import WriteSequence
 from evaldelta.store.duckdb.snapshot import Snapshot
 
 
