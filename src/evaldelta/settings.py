@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,8 +29,18 @@ class Settings(BaseSettings):
     port: int = 1984
     allow_remote: bool = False
     zstd_compression: bool = True
-    max_body_bytes: int = 64 * 1024 * 1024
-    max_decoded_bytes: int = 512 * 1024 * 1024
+    # Request bodies (docs/reliability.md, "Hostile input"), sized for a 2 GiB server: a
+    # body may be MAX_BODY_BYTES on the wire and MAX_DECODED_BYTES once its
+    # Content-Encoding is undone (413 beyond either; the SDK sends at most 20 MiB a
+    # batch). All requests together may hold DECODED_BYTES_IN_FLIGHT decoded bytes, not
+    # counting each body's first SMALL_BODY_BYTES (so small requests never wait on large
+    # ones); a body that finds it spent is answered 429 with Retry-After. Handling a body
+    # of N decoded bytes peaks at about 7 N (one large string) to 11 N (SDK-shaped runs)
+    # above the idle server, so two bodies of the largest size cost about 1.4 GiB at most.
+    max_body_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    max_decoded_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    decoded_bytes_in_flight: int = Field(default=128 * 1024 * 1024, gt=0)
+    small_body_bytes: int = Field(default=1024 * 1024, ge=0)
     writer_batch_max_ops: int = 50_000
     writer_queue_max: int = 10_000
     # Delta streams: how many one tenant may have open at once (more are answered 429),
@@ -43,6 +53,15 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=5.0, ge=0)
     # The server's log level; "info" and below include one access-log line per request.
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "warning"
+
+    @model_validator(mode="after")
+    def _one_body_fits(self) -> Settings:
+        if self.decoded_bytes_in_flight < self.max_decoded_bytes:
+            raise ValueError(
+                "decoded_bytes_in_flight must be at least max_decoded_bytes, or a body of "
+                "the largest size allowed could never be read"
+            )
+        return self
 
     def store_url(self) -> str:
         """The store URL, defaulting to a DuckDB file in the data dir."""

@@ -1,24 +1,23 @@
 """Reading the multipart bodies the LangSmith SDK sends, as pure functions.
 
-``decode_body`` undoes ``Content-Encoding`` under a hard cap on the decoded size (a zstd
-bomb costs a 413, not the server's memory), ``parse_multipart`` (in ``parts``) splits the
-body into ``Part``s, and ``group_run_parts`` / ``group_example_parts`` turn part names such
-as ``post.<run_id>.outputs`` back into one dict per run, feedback or example.
+``decode_body`` (in ``decoding``) undoes ``Content-Encoding`` under a hard cap on the
+decoded size, ``parse_multipart`` (in ``parts``) splits the body into ``Part``s, and
+``group_run_parts`` / ``group_example_parts`` turn part names such as
+``post.<run_id>.outputs`` back into one dict per run, feedback or example.
 """
 
 from __future__ import annotations
 
 import re
-import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import orjson
-import zstandard
 
 from evaldelta.errors import IngestError
+from evaldelta.ingest.decoding import decode_body
 from evaldelta.ingest.parts import DEFAULT_CONTENT_TYPE, Part, parse_multipart
 
 __all__ = [
@@ -40,10 +39,6 @@ EXAMPLE_FIELDS = frozenset({"inputs", "outputs", "attachments_operations"})
 # The form the SDK writes ids in; anything else is parsed by ``UUID`` and canonicalised.
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
-# zstd expands at most ~32 KiB per input byte, so feeding 256 bytes at a time overshoots
-# the decoded-size cap by 8 MiB at worst.
-_INPUT_STEP = 256
-
 
 class Attachment(NamedTuple):
     """Raw bytes attached to a run by an ``attachment.<run_id>.<name>`` part."""
@@ -62,67 +57,6 @@ class RunOps:
     patches: list[JsonDict]
     feedback: list[JsonDict]
     attachments: list[Attachment]
-
-
-# -- Content-Encoding -------------------------------------------------------------------
-
-
-class _Decoder(Protocol):
-    def decompress(self, data: bytes, /) -> bytes: ...
-    @property
-    def eof(self) -> bool: ...
-    @property
-    def unused_data(self) -> bytes: ...
-
-
-_DECODERS: dict[str, Callable[[], _Decoder]] = {
-    "zstd": lambda: zstandard.ZstdDecompressor().decompressobj(),
-    "gzip": lambda: zlib.decompressobj(wbits=16 + zlib.MAX_WBITS),
-    "x-gzip": lambda: zlib.decompressobj(wbits=16 + zlib.MAX_WBITS),
-    "deflate": lambda: zlib.decompressobj(),
-}
-
-
-def decode_body(body: bytes, content_encoding: str | None, *, max_decoded_bytes: int) -> bytes:
-    """Undo ``Content-Encoding`` (zstd, gzip, deflate or identity) of a request body.
-
-    Streams the input in small steps, so the output never grows much past
-    ``max_decoded_bytes`` (413) however well the input compresses. Several concatenated
-    zstd frames or gzip members decode to the concatenation of their contents.
-    """
-    encoding = (content_encoding or "identity").strip().lower()
-    if encoding in ("identity", ""):
-        if len(body) > max_decoded_bytes:
-            raise IngestError(413, f"body larger than {max_decoded_bytes} bytes")
-        return body
-    new_decoder = _DECODERS.get(encoding)
-    if new_decoder is None:
-        raise IngestError(415, f"unsupported Content-Encoding {content_encoding!r}")
-    try:
-        return _inflate(body, new_decoder, max_decoded_bytes)
-    except (zstandard.ZstdError, zlib.error) as err:
-        raise IngestError(400, f"corrupt {encoding} body: {err}") from None
-
-
-def _inflate(body: bytes, new_decoder: Callable[[], _Decoder], limit: int) -> bytes:
-    out = bytearray()
-    decoder = new_decoder()
-    pos = 0
-    while pos < len(body):
-        step = body[pos : pos + _INPUT_STEP]
-        out += decoder.decompress(step)
-        if len(out) > limit:
-            raise IngestError(413, f"decoded body larger than {limit} bytes")
-        pos += len(step)
-        if decoder.eof:  # a frame ended; what follows it is the next frame
-            if len(decoder.unused_data) >= len(step):
-                raise IngestError(400, "empty compressed frame")
-            pos -= len(decoder.unused_data)
-            if pos < len(body):
-                decoder = new_decoder()
-    if not decoder.eof:
-        raise IngestError(400, "truncated compressed body")
-    return bytes(out)
 
 
 # -- part names -------------------------------------------------------------------------

@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 from evaldelta import __version__
 from evaldelta.ingest.writer import Writer
 from evaldelta.server.auth import KeyCache
-from evaldelta.server.body_limit import BodySizeLimit
+from evaldelta.server.body_budget import DecodedBytesBudget
+from evaldelta.server.body_limit import BodyLimit
 from evaldelta.server.error_handlers import install_error_handlers
 from evaldelta.server.openapi import document_errors
 from evaldelta.server.routes import datasets, deltas, examples, feedback, info, runs, sessions
@@ -49,7 +50,8 @@ def create_app(settings: Settings) -> FastAPI:
             writer.stop()
             store.close()
 
-    app = FastAPI(title="evaldelta", version=__version__, lifespan=lifespan)
+    # No redirects: a slash-redirect's Location would be built from the Host header.
+    app = FastAPI(title="evaldelta", version=__version__, lifespan=lifespan, redirect_slashes=False)
     app.state.settings = settings
     streams = StreamRegistry(
         StreamLimits(
@@ -74,5 +76,10 @@ def create_app(settings: Settings) -> FastAPI:
     for prefix in ("/v1", "/api/v1"):
         app.include_router(examples.platform, prefix=prefix)
     app.include_router(web_router)  # the comparison page at / and /ui
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        max_decoded_bytes=settings.max_decoded_bytes,
+        budget=DecodedBytesBudget(settings.decoded_bytes_in_flight, settings.small_body_bytes),
+    )
     return app

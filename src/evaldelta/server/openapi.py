@@ -35,7 +35,7 @@ _DESCRIPTIONS = {
     413: ("The body is larger than the server's limit", _MESSAGE),
     415: ("Unsupported Content-Encoding", _MESSAGE),
     422: ("Validation Error", _VALIDATION),
-    429: ("The write queue is full: retry later", _MESSAGE),
+    429: ("Busy (the write queue is full, or large bodies fill the server): retry", _MESSAGE),
 }
 
 
@@ -62,8 +62,8 @@ def _api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
 def error_statuses(route: APIRoute) -> list[int]:
     """The error statuses an operation can answer, derived from what it depends on: the
     API key (401, 403, and 422 for anything it validates), a path id (404), a body (400,
-    413; 415 when it decodes the raw body itself), the writer (404 and 409 for the objects
-    a write names, 429 when its queue is full)."""
+    413, 415 for its Content-Encoding, 429 when the server's decoding budget is spent),
+    the writer (404 and 409 for the objects a write names, 429 when its queue is full)."""
     calls = _calls(route.dependant)
     if current_tenant not in calls:
         return []
@@ -71,9 +71,7 @@ def error_statuses(route: APIRoute) -> list[int]:
     if route.dependant.path_params:
         codes.add(404)
     if (route.methods or set()) & {"POST", "PATCH", "PUT"}:
-        codes |= {400, 413}
-        if route.body_field is None:
-            codes.add(415)
+        codes |= {400, 413, 415, 429}
     if writer_of in calls:
         codes |= {404, 409, 429}
     return sorted(codes)

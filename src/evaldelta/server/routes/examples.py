@@ -13,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from evaldelta.errors import Invalid, NotFound
 from evaldelta.ingest.multipart import group_example_parts, parse_multipart
 from evaldelta.server.auth import Tenant
-from evaldelta.server.deps import SettingsDep, StoreDep, WriterDep
+from evaldelta.server.deps import StoreDep, WriterDep
 from evaldelta.server.models import Example, ExampleCreate, ExamplesCreated, ExampleUpdate
 from evaldelta.server.routes.body import read_body
 from evaldelta.server.routes.datasets import Limit, Offset
@@ -67,10 +67,10 @@ async def create_examples(body: list[ExampleCreate], tenant: Tenant, writer: Wri
     openapi_extra=MULTIPART_EXAMPLES,
 )
 async def upload_examples(
-    dataset_id: UUID, request: Request, tenant: Tenant, writer: WriterDep, settings: SettingsDep
+    dataset_id: UUID, request: Request, tenant: Tenant, writer: WriterDep
 ) -> Any:
     """Multipart upload, as the SDK sends it when ``dataset_examples_multipart_enabled``."""
-    body = await read_body(request, settings)
+    body = await read_body(request)
     grouped = group_example_parts(parse_multipart(body, request.headers.get("content-type", "")))
     raw = []
     for item in grouped:
@@ -95,11 +95,11 @@ async def upload_examples(
     openapi_extra=MULTIPART_EXAMPLES,
 )
 async def update_examples_multipart(
-    dataset_id: UUID, request: Request, tenant: Tenant, writer: WriterDep, settings: SettingsDep
+    dataset_id: UUID, request: Request, tenant: Tenant, writer: WriterDep
 ) -> Any:
     """Multipart update: what the SDK's ``update_example(s)`` send when
     ``dataset_examples_multipart_enabled`` (parts absent or null leave a field unchanged)."""
-    body = await read_body(request, settings)
+    body = await read_body(request)
     grouped = group_example_parts(parse_multipart(body, request.headers.get("content-type", "")))
     try:
         updates = _update_list.validate_python(

@@ -13,7 +13,7 @@ from evaldelta.errors import Invalid, NotFound
 from evaldelta.ingest.multipart import group_run_parts, parse_multipart
 from evaldelta.ingest.records import feedback_rows, run_ops
 from evaldelta.server.auth import Tenant
-from evaldelta.server.deps import SettingsDep, StoreDep, WriterDep
+from evaldelta.server.deps import StoreDep, WriterDep
 from evaldelta.server.models import Run, RunsPage, RunsQuery
 from evaldelta.server.routes.body import read_body
 from evaldelta.store.base import IngestBatch, RunWhere
@@ -58,12 +58,10 @@ ONE_RUN = _body_doc("application/json", RUN)
 
 
 @router.post("/runs/multipart", status_code=202, openapi_extra=MULTIPART_RUNS)
-async def ingest_multipart(
-    request: Request, tenant: Tenant, writer: WriterDep, settings: SettingsDep
-) -> dict[str, str]:
+async def ingest_multipart(request: Request, tenant: Tenant, writer: WriterDep) -> dict[str, str]:
     """Runs and feedback as ``post.<id>``, ``patch.<id>``, ``feedback.<id>`` parts,
     optionally zstd- or gzip-compressed as a whole."""
-    body = await read_body(request, settings)
+    body = await read_body(request)
     content_type = request.headers.get("content-type", "")
     # Parsing a big body holds the GIL for tens of milliseconds: in a worker thread it
     # costs the same CPU, but the event loop gets its turns in between (the GIL switches
@@ -90,16 +88,14 @@ def _loads(body: bytes) -> Any:
         raise Invalid(f"body is not valid JSON: {err}", loc=["body"]) from err
 
 
-async def _json_body(request: Request, settings: Any) -> Any:
-    return _loads(await read_body(request, settings))
+async def _json_body(request: Request) -> Any:
+    return _loads(await read_body(request))
 
 
 @router.post("/runs/batch", status_code=202, openapi_extra=BATCH_RUNS)
-async def ingest_batch(
-    request: Request, tenant: Tenant, writer: WriterDep, settings: SettingsDep
-) -> dict[str, str]:
+async def ingest_batch(request: Request, tenant: Tenant, writer: WriterDep) -> dict[str, str]:
     """``{"post": [...], "patch": [...]}`` as JSON (the SDK's non-multipart path)."""
-    body = await read_body(request, settings)
+    body = await read_body(request)
     await writer.ingest_parsed(lambda: json_batch(tenant, body))
     return ACCEPTED
 
@@ -121,19 +117,17 @@ def json_batch(tenant: UUID, body: bytes) -> IngestBatch:
 
 
 @router.post("/runs", status_code=202, openapi_extra=ONE_RUN)
-async def create_run(
-    request: Request, tenant: Tenant, writer: WriterDep, settings: SettingsDep
-) -> dict[str, str]:
-    data = await _json_body(request, settings)
+async def create_run(request: Request, tenant: Tenant, writer: WriterDep) -> dict[str, str]:
+    data = await _json_body(request)
     await writer.ingest(IngestBatch(tenant, run_ops=run_ops("post", [data], loc=["body"])))
     return {"message": "Run created"}
 
 
 @router.patch("/runs/{run_id}", status_code=202, openapi_extra=ONE_RUN)
 async def update_run(
-    run_id: UUID, request: Request, tenant: Tenant, writer: WriterDep, settings: SettingsDep
+    run_id: UUID, request: Request, tenant: Tenant, writer: WriterDep
 ) -> dict[str, str]:
-    data = await _json_body(request, settings)
+    data = await _json_body(request)
     if not isinstance(data, dict):
         raise Invalid("body must be a JSON object", loc=["body"])
     data["id"] = str(run_id)
