@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -27,7 +26,7 @@ import zstandard
 
 from tests.conftest import Server, run_server
 from tests.support.cli_process import Served, serving
-from tests.support.delta_seed import seed_scored
+from tests.support.delta_seed import seed_scored, stream_body, stream_path
 from tests.support.hostile_probe import (
     BOUNDARY_HEADERS,
     MiB,
@@ -47,19 +46,6 @@ IN_FLIGHT = 128 * MiB
 # the stream and ingest work of the other clients.
 SLACK = 224 * MiB
 ANSWER_WITHIN = 0.5
-
-
-def stream_path(world: dict[str, Any]) -> str:
-    return f"/datasets/{world['dataset']}/runs/delta/stream"
-
-
-def stream_body(world: dict[str, Any], keys: list[str]) -> dict[str, Any]:
-    baseline, *others = world["sessions"]
-    return {
-        "baseline_session_id": baseline,
-        "comparison_session_ids": others,
-        "feedback_keys": keys,
-    }
 
 
 @contextmanager

@@ -28,7 +28,7 @@ from evaldelta.server.serving import server_for
 from evaldelta.settings import Settings
 from evaldelta.store import open_store
 from tests.conftest import Server, run_server
-from tests.support.delta_seed import post_runs, run_post, seed_scored
+from tests.support.delta_seed import post_runs, run_post, seed_scored, stream_body, stream_path
 from tests.support.ingest import unique
 from tests.support.sse import SSEParser, delta_stream
 
@@ -47,19 +47,6 @@ def seed(http: httpx.Client, *, examples: int, experiments: int, keys: list[str]
         score=lambda _rank, _index, _key: rng.random(),
         start=T0,
     )
-
-
-def stream_path(world: dict[str, Any]) -> str:
-    return f"/datasets/{world['dataset']}/runs/delta/stream"
-
-
-def stream_body(world: dict[str, Any], keys: list[str]) -> dict[str, Any]:
-    baseline, *others = world["sessions"]
-    return {
-        "baseline_session_id": baseline,
-        "comparison_session_ids": others,
-        "feedback_keys": keys,
-    }
 
 
 def hold_key(monkeypatch: pytest.MonkeyPatch, server: Server, key: str) -> threading.Event:

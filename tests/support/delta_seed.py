@@ -305,6 +305,21 @@ def nonempty(lists: dict[str, Lists]) -> bool:
 # --- a scored dataset ------------------------------------------------------------------------
 
 
+def stream_path(world: dict[str, Any]) -> str:
+    """The delta stream route of a world made by ``seed_scored``."""
+    return f"/datasets/{world['dataset']}/runs/delta/stream"
+
+
+def stream_body(world: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    """A stream request of ``keys``: the world's first session against all the others."""
+    baseline, *others = world["sessions"]
+    return {
+        "baseline_session_id": baseline,
+        "comparison_session_ids": others,
+        "feedback_keys": keys,
+    }
+
+
 def seed_scored(
     http: httpx.Client,
     *,
