@@ -99,6 +99,13 @@ def prepare(
         session = found.get(session_id)
         if session is None or session.get("reference_dataset_id") != dataset_id:
             raise NotFound(f"Session {session_id} not found in dataset {dataset_id}")
+    if comparative_experiment_id is not None:
+        pairwise = store.get_comparative_experiment(tenant_id, comparative_experiment_id)
+        if pairwise is None or pairwise["reference_dataset_id"] != dataset_id:
+            raise NotFound(
+                f"Comparative experiment {comparative_experiment_id} not found"
+                f" in dataset {dataset_id}"
+            )
     return DeltaQuery(
         tenant_id=tenant_id,
         dataset_id=dataset_id,
