@@ -18,7 +18,7 @@ import orjson
 from anyio import to_thread
 
 from evaldelta.delta.filters.compiler import FilterError, compile_filter, parse_filter
-from evaldelta.delta.stats import holm, paired_stats
+from evaldelta.delta.stats import holm, paired_stats, win_rate_test
 from evaldelta.errors import Invalid, NotFound
 from evaldelta.store.base import DeltaQuery, IdList, Page, SessionWhere, Store
 from evaldelta.store.dialect import Dialect
@@ -138,9 +138,13 @@ def compute_key(
         means = store.example_means(query, key)
         baseline = means[query.baseline_session_id]
         for sid in query.comparison_session_ids:
-            out[str(sid)]["stats"] = paired_stats(
-                baseline, means[sid], lower_is_better=lower_is_better
-            )
+            stats = paired_stats(baseline, means[sid], lower_is_better=lower_is_better)
+            if query.comparative_experiment_id is not None:
+                # A pairwise evaluator's scores say which side won each example.
+                stats["pairwise"] = win_rate_test(
+                    stats["n_improved"], stats["n_unchanged"], stats["n_regressed"]
+                )
+            out[str(sid)]["stats"] = stats
     return out
 
 

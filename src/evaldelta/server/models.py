@@ -405,6 +405,19 @@ class DeltaQueryBody(Request):
     )
 
 
+class PairwiseStats(Response):
+    """Wins, ties and losses of the comparison against the baseline in a pairwise
+    experiment, and the test of a 50 % win rate (see docs/statistics.md)."""
+
+    wins: int
+    ties: int
+    losses: int
+    win_rate: float | None
+    win_rate_ci_low: float | None
+    win_rate_ci_high: float | None
+    p_value: float | None
+
+
 class DeltaStats(Response):
     """Paired statistics of one comparison against the baseline (see docs/statistics.md)."""
 
@@ -423,6 +436,7 @@ class DeltaStats(Response):
     sign_test_p: float | None
     wilcoxon_p: float | None
     lower_is_better: bool
+    pairwise: PairwiseStats | None = None
 
 
 class FeedbackDelta(Response):
