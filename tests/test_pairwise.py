@@ -4,12 +4,16 @@ endpoints count it alone.  Also: a key's first feedback config becomes the key's
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
+import orjson
 import pytest
+from typer.testing import CliRunner
 
+from evaldelta.cli.main import app
 from tests.conftest import STORE_KINDS, Server, run_server, store_url
 from tests.support.sse import delta_stream
 
@@ -270,3 +274,51 @@ def test_first_feedback_config_becomes_the_keys(
     again = list(client.list_feedback_configs(feedback_key=[key]))
     assert again[0].feedback_config["type"] == "categorical"
     assert again[0].modified_at == configs[0].modified_at
+
+
+def _cli(server: Server, *args: str) -> Any:
+    env = {"LANGSMITH_ENDPOINT": server.url, "LANGSMITH_API_KEY": server.key, "COLUMNS": "200"}
+    result = CliRunner().invoke(app, list(args), env=env)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def test_compare_pairwise_on_the_command_line(
+    pair_server: Server, experiments: dict[str, Any]
+) -> None:
+    client = pair_server.sdk()
+    a, b = experiments["a"], experiments["b"]
+    pairwise = client.evaluate((a.id, b.id), evaluators=[prefer_correct]).comparative_experiment
+    dataset = experiments["dataset"]
+    ran = _cli(pair_server, "compare", "--dataset", dataset, "--pairwise", pairwise.name, "--json")
+    assert ran.exit_code == 0, ran.output
+    data = orjson.loads(ran.stdout)
+    assert (data["baseline"], data["pairwise"]) == (a.name, pairwise.name)
+    [row] = data["rows"]
+    assert (row["key"], row["comparison"]) == ("preferred", b.name)
+    assert (row["n_improved"], row["n_unchanged"], row["n_regressed"]) == (2, N_EXAMPLES - 5, 3)
+    assert row["win_rate"] == pytest.approx(0.4)
+    assert row["win_rate_ci_low"] < 0.4 < row["win_rate_ci_high"]
+    assert row["p_value"] == pytest.approx(1.0) and row["verdict"] == "unclear"
+
+    # The other way round, by id: A is the comparison, and wins what B lost.
+    ran = _cli(
+        pair_server,
+        "compare",
+        "--dataset",
+        dataset,
+        "--pairwise",
+        str(pairwise.id),
+        "--baseline",
+        b.name,
+        "--against",
+        a.name,
+    )
+    assert ran.exit_code == 0, ran.output
+    assert "wins" in ran.stdout and "win rate" in ran.stdout
+    line = next(x for x in ran.stdout.splitlines() if "preferred" in x)
+    assert re.search(r"\b3\s.*\b7\s.*\b2\s.*60%", line), line
+
+    missing = _cli(pair_server, "compare", "--dataset", dataset, "--pairwise", "nobody")
+    assert missing.exit_code != 0 and "no pairwise experiment 'nobody'" in missing.output
