@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import click
 import orjson
 import typer
 from rich.console import Group, RenderableType
@@ -90,6 +89,14 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")
 AsMarkdown = Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")]
 
 
+class MissingOption(typer.BadParameter):
+    """An option that is required unless --pairwise supplies it, said as typer says a
+    missing required option."""
+
+    def format_message(self) -> str:
+        return f"Missing option {self.param_hint}."
+
+
 def _filter_specs(specs: list[str]) -> list[tuple[str, str]]:
     """``EXPERIMENT=EXPR`` pairs, checked before anything goes over the network."""
     pairs = []
@@ -155,9 +162,9 @@ def run_comparison(
     if found is not None:
         baseline, against = _pairwise_sides(found, baseline, against)
     if baseline is None:
-        raise click.MissingParameter(param_type="option", param_hint="'--baseline'")
+        raise MissingOption("", param_hint="'--baseline'")
     if not against:
-        raise click.MissingParameter(param_type="option", param_hint="'--against'")
+        raise MissingOption("", param_hint="'--against'")
     if not 1 <= len(against) <= 10:
         raise typer.BadParameter("give 1 to 10 experiments", param_hint="--against")
     filter_pairs = _filter_specs(filters or [])
