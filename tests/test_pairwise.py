@@ -322,3 +322,22 @@ def test_compare_pairwise_on_the_command_line(
 
     missing = _cli(pair_server, "compare", "--dataset", dataset, "--pairwise", "nobody")
     assert missing.exit_code != 0 and "no pairwise experiment 'nobody'" in missing.output
+
+
+def tone(outputs: dict[str, Any]) -> dict[str, Any]:
+    """An evaluator that says how to read its key, as LangSmith's evaluators may."""
+    config = {"type": "categorical", "categories": [{"value": 0, "label": "odd"}, {"value": 1}]}
+    return {"key": "parity-tone", "score": outputs["answer"] % 2, "feedback_config": config}
+
+
+def test_an_evaluators_feedback_config_becomes_the_keys(
+    pair_server: Server, experiments: dict[str, Any]
+) -> None:
+    client = pair_server.sdk()
+    dataset = client.read_dataset(dataset_id=experiments["dataset"])
+    client.evaluate(_target(set()), data=dataset.name, evaluators=[tone])
+    client.flush()
+    [config] = list(client.list_feedback_configs(feedback_key=["parity-tone"]))
+    assert config.feedback_config["type"] == "categorical"
+    assert config.feedback_config["categories"][0] == {"value": 0, "label": "odd"}
+    assert config.is_lower_score_better is False

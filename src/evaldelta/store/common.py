@@ -222,14 +222,13 @@ class CommonStore:
         """A key's first feedback that carries a ``feedback_config`` makes it the key's
         config; a key that has a config keeps it (a later, different config stays on its
         own feedback row only).  Called by the writer after it stores a batch."""
-        for tenant_id, batch in IngestBatch.by_tenant(list(batches)).items():
-            first: dict[str, Row] = {}
+        by_tenant: dict[UUID, dict[str, Row]] = {}
+        for batch in batches:  # in order of arrival: the first config of a key wins
             for row in batch.feedback:
                 config = row.get("feedback_config")
-                if config and row["key"] not in first:
-                    first[row["key"]] = config
-            if not first:
-                continue
+                if config:
+                    by_tenant.setdefault(batch.tenant_id, {}).setdefault(row["key"], config)
+        for tenant_id, first in by_tenant.items():
             keys = list(first)
             have = self._list.feedback_configs(tenant_id, keys, Page(0, len(keys)))
             for key in set(keys) - {r["feedback_key"] for r in have}:
