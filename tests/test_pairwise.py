@@ -110,6 +110,10 @@ def test_evaluate_pairwise_end_to_end(
     assert len(groups) == N_EXAMPLES and all(len(g) == 2 for g in groups.values())
     assert {f.session_id for f in feedback} == {a.id, b.id}
     assert listed[0]["feedback_stats"]["preferred"]["n"] == 2 * N_EXAMPLES
+    # The experiments' own statistics keep to their own evaluations.
+    for side in (a, b):
+        stats = client.read_project(project_id=side.id, include_stats=True).feedback_stats
+        assert "preferred" not in (stats or {})
 
     # The delta counts the pairwise feedback: B improved where it won, regressed where it lost.
     ids = experiments["examples"]

@@ -154,8 +154,11 @@ class Listing:
                 [tenant_id, ids],
             )
         }
+        # The experiment's own evaluations: a pairwise experiment's preferences are its
+        # comparative experiment's statistics (as in the deltas, the two never mix).
         run_level = self.feedback_stats(
             f"""FROM feedback AS f WHERE f.tenant_id = ? AND f.run_is_root
+                AND f.comparative_experiment_id IS NULL
                 AND {d.in_ids("f.run_session_id")}""",
             "f.run_session_id",
             [tenant_id, ids],
