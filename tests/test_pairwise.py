@@ -345,3 +345,17 @@ def test_an_evaluators_feedback_config_becomes_the_keys(
     assert config.feedback_config["type"] == "categorical"
     assert config.feedback_config["categories"][0] == {"value": 0, "label": "odd"}
     assert config.is_lower_score_better is False
+
+
+def test_gate_on_a_pairwise_experiment(pair_server: Server, experiments: dict[str, Any]) -> None:
+    """B loses 3 and wins 2: no significant difference, the gate passes; a limit on the
+    examples B may lose fails it."""
+    client = pair_server.sdk()
+    a, b = experiments["a"], experiments["b"]
+    pairwise = client.evaluate((a.id, b.id), evaluators=[prefer_correct]).comparative_experiment
+    select = ["gate", "--dataset", experiments["dataset"], "--pairwise", str(pairwise.id)]
+    passed = _cli(pair_server, *select)
+    assert passed.exit_code == 0, passed.output
+    failed = _cli(pair_server, *select, "--max-regressed", "preferred=2")
+    assert failed.exit_code == 1, failed.output
+    assert "3 examples regressed (allowed: 2)" in failed.output

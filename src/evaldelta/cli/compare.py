@@ -28,18 +28,6 @@ Dataset = Annotated[
     str, typer.Option("--dataset", metavar="NAME_OR_ID", help="Dataset name or id.")
 ]
 Baseline = Annotated[
-    str,
-    typer.Option("--baseline", metavar="EXPERIMENT", help="Baseline experiment, name or id."),
-]
-Against = Annotated[
-    list[str],
-    typer.Option(
-        "--against",
-        metavar="EXPERIMENT",
-        help="Experiment to compare, name or id (repeatable, up to 10).",
-    ),
-]
-OptionalBaseline = Annotated[
     str | None,
     typer.Option(
         "--baseline",
@@ -47,7 +35,7 @@ OptionalBaseline = Annotated[
         help="Baseline experiment, name or id (with --pairwise, its first by default).",
     ),
 ]
-OptionalAgainst = Annotated[
+Against = Annotated[
     list[str] | None,
     typer.Option(
         "--against",
@@ -266,8 +254,8 @@ def _emit(
 
 def compare(
     dataset: Dataset,
-    baseline: OptionalBaseline = None,
-    against: OptionalAgainst = None,
+    baseline: Baseline = None,
+    against: Against = None,
     key: Keys = None,
     filter: Filters = None,
     pairwise: Pairwise = None,
@@ -305,10 +293,11 @@ def _per_key(values: list[str] | None, cast: type, option: str) -> dict[str | No
 
 def gate(
     dataset: Dataset,
-    baseline: Baseline,
-    against: Against,
+    baseline: Baseline = None,
+    against: Against = None,
     key: Keys = None,
     filter: Filters = None,
+    pairwise: Pairwise = None,
     endpoint: Endpoint = None,
     api_key: ApiKey = None,
     alpha: Alpha = 0.05,
@@ -341,7 +330,9 @@ def gate(
     )
     client = client_for(endpoint, api_key)
     try:
-        result = run_comparison(client, dataset, baseline, against, key, filter, alpha, False)
+        result = run_comparison(
+            client, dataset, baseline, against, key, filter, alpha, False, pairwise=pairwise
+        )
     except ApiError as exc:
         raise fail(exc) from exc
     finally:
