@@ -276,7 +276,9 @@ class CommonStore:
         self._drop_comparative(tenant_id, cid)
 
     def get_comparative_experiment(self, tenant_id: UUID, cid: UUID) -> Row | None:
-        rows = self.list_comparative_experiments(tenant_id, ComparativeWhere(ids=[cid]), Page(0, 1))
+        """The stored row (``experiment_ids``, no names or statistics): a cheap check."""
+        where = ComparativeWhere(ids=[cid])
+        rows = self._list.comparative_experiments(tenant_id, where, Page(0, 1), details=False)
         return rows[0] if rows else None
 
     def list_comparative_experiments(

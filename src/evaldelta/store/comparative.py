@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID, uuid4
 
 from evaldelta.errors import Conflict, NotFound
@@ -58,7 +57,7 @@ def new_comparative(tenant_id: UUID, dataset_id: UUID, ids: list[UUID], row: Row
 def same_create(existing: Row, new: Row) -> Row:
     """The stored experiment a create with an id already taken answers with: itself when
     the create is the same one sent again (a retry after a lost answer), else a 409."""
-    same: list[Any] = ["name", "reference_dataset_id"]
+    same = ("name", "reference_dataset_id")
     if (
         all(existing.get(k) == new.get(k) for k in same)
         and [str(i) for i in existing["experiment_ids"]] == new["experiment_ids"]

@@ -337,10 +337,10 @@ class Listing:
     # --- comparative experiments ----------------------------------------------------
 
     def comparative_experiments(
-        self, tenant_id: UUID, where: ComparativeWhere, page: Page
+        self, tenant_id: UUID, where: ComparativeWhere, page: Page, *, details: bool = True
     ) -> list[Row]:
-        """Comparative experiments with their experiments' names (those not deleted) and
-        the statistics of the feedback that names them."""
+        """Comparative experiments; with ``details``, their experiments' names (those not
+        deleted) and the statistics of the feedback that names them."""
         d = self.dialect
         q = Query("SELECT * FROM comparative_experiments WHERE tenant_id = ?", [tenant_id])
         if where.dataset_id is not None:
@@ -352,7 +352,7 @@ class Listing:
             q.add(f"AND {d.contains_ci('name')}", where.name_contains)
         column = "name" if where.sort_by == "name" else "created_at"
         rows = self._page(q, f"{column} {'DESC' if where.sort_desc else 'ASC'}", "id", page)
-        if not rows:
+        if not rows or not details:
             return rows
         session_ids = {str(s) for r in rows for s in r["experiment_ids"]}
         names = {
