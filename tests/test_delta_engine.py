@@ -102,6 +102,11 @@ def load(store: Store, world: World) -> tuple[UUID, UUID]:
                 {"id": session, "name": str(session), "reference_dataset_id": dataset},
                 upsert=False,
             )
+        for cmp in (CMP_A, CMP_B):  # feedback names them: they exist, as the SDK makes them
+            store.write_comparative_experiment(
+                tenant,
+                {"id": cmp, "experiment_ids": world.sessions, "reference_dataset_id": dataset},
+            )
         by_id = {r.id: r for r in world.runs}
         posts: list[dict[str, Any]] = []
         for run in world.runs:

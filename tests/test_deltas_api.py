@@ -324,6 +324,11 @@ def paged(shared_server: Server) -> Iterator[dict[str, Any]]:
             fb.append(feedback(None, PAGED_KEY, 5, session_id=session))  # summary
             lost = {"id": str(uuid4()), "trace_id": str(uuid4())}  # a run that never came
             fb.append(feedback(lost, PAGED_KEY, 7, session_id=session))
+        created = http.post(
+            "/datasets/comparative",
+            json={"id": comparative, "experiment_ids": sessions, "name": unique("pairwise")},
+        )
+        ok(created)
         post_runs(http, runs)
         post_feedback_multipart(http, fb[1:])
         ok(http.post("/feedback", json=fb[0]))

@@ -116,6 +116,12 @@ def test_no_key_appears_in_the_output_of_a_tracing_server(tmp_path: Path) -> Non
         dataset = client.create_dataset(unique("logged"))
         client.create_examples(dataset_id=dataset.id, examples=[{"inputs": {"q": 1}}])
         assert [d.id for d in client.list_datasets()] == [dataset.id]
+        sides = [client.create_project(unique(s), reference_dataset_id=dataset.id) for s in "ab"]
+        pair = client.create_comparative_experiment("pair", experiments=[p.id for p in sides])
+        with httpx.Client(base_url=url + "/api/v1", headers={"x-api-key": other_key}) as http:
+            listed = http.get(f"/datasets/{dataset.id}/comparative").json()
+            assert [c["id"] for c in listed] == [str(pair.id)]
+            assert http.delete(f"/datasets/comparative/{pair.id}").status_code == 200
         served.process.send_signal(signal.SIGTERM)
         assert served.process.wait(timeout=EXIT_TIMEOUT) == 0
 
@@ -123,6 +129,7 @@ def test_no_key_appears_in_the_output_of_a_tracing_server(tmp_path: Path) -> Non
     # The server did log, at length: every request, and the ASGI messages of each.
     assert '"GET /api/v1/datasets HTTP/1.1" 401' in output
     assert '"POST /api/v1/datasets HTTP/1.1" 413' in output
+    assert '"POST /datasets/comparative HTTP/1.1" 200' in output
     assert "ASGI [" in output and "Invalid HTTP request received" in output
     for sent_key in sent:
         assert not leaked(output, sent_key), f"key fragments in the server's output: {output}"

@@ -70,12 +70,16 @@ def alpha_ids(server: Server) -> dict[str, str]:
             ).status_code
             == 200
         )
+        pairwise = http.post(
+            "/datasets/comparative", json={"experiment_ids": [session["id"]], "name": "pair"}
+        ).json()
     return {
         "dataset_id": dataset["id"],
         "example_id": example["id"],
         "session_id": session["id"],
         "run_id": run_id,
         "feedback_id": feedback_id,
+        "comparative_experiment_id": pairwise["id"],
     }
 
 
@@ -99,3 +103,5 @@ def test_id_addressed_reads_and_deletes_are_404_across_tenants(
         assert alpha.get(f"/datasets/{alpha_ids['dataset_id']}").status_code == 200
         assert alpha.get(f"/feedback/{alpha_ids['feedback_id']}").status_code == 200
         assert alpha.get(f"/runs/{alpha_ids['run_id']}").status_code == 200
+        listed = alpha.get(f"/datasets/{alpha_ids['dataset_id']}/comparative").json()
+        assert [c["id"] for c in listed] == [alpha_ids["comparative_experiment_id"]]

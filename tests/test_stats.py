@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from evaldelta.delta.stats import confidence_interval, holm, paired_stats, sign_test, wilcoxon
+from evaldelta.delta.stats import (
+    confidence_interval,
+    holm,
+    paired_stats,
+    sign_test,
+    wilcoxon,
+    win_rate_test,
+)
 
 
 def test_sign_test_matches_hand_computation() -> None:
@@ -81,3 +88,29 @@ def test_holm_matches_hand_computation() -> None:
     # Sorted p: 0.01 (x3 = 0.03), 0.02 (x2 = 0.04), 0.04 (x1 = 0.04); None is not a test.
     assert holm([0.04, None, 0.01, 0.02]) == pytest.approx([0.04, None, 0.03, 0.04])
     assert holm([0.5, 0.6]) == [1.0, 1.0]
+
+
+def test_win_rate_test_leaves_ties_out() -> None:
+    # 10 wins, 0 losses: 2 * 0.5**10 (two-sided), whatever the number of ties.
+    for ties in (0, 25):
+        got = win_rate_test(10, ties, 0)
+        assert got["p_value"] == pytest.approx(2 * 0.5**10)
+        assert (got["wins"], got["ties"], got["losses"], got["win_rate"]) == (10, ties, 0, 1.0)
+        # Clopper-Pearson for 10 of 10: the lower end solves p**10 = 0.025.
+        assert got["win_rate_ci_low"] == pytest.approx(0.025 ** (1 / 10))
+        assert got["win_rate_ci_high"] == pytest.approx(1.0)
+    even = win_rate_test(3, 4, 3)
+    assert even["win_rate"] == 0.5 and even["p_value"] == pytest.approx(1.0)
+    assert even["win_rate_ci_low"] < 0.5 < even["win_rate_ci_high"]
+
+
+def test_win_rate_test_with_nothing_decided() -> None:
+    assert win_rate_test(0, 6, 0) == {
+        "wins": 0,
+        "ties": 6,
+        "losses": 0,
+        "win_rate": None,
+        "win_rate_ci_low": None,
+        "win_rate_ci_high": None,
+        "p_value": None,
+    }

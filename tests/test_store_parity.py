@@ -265,6 +265,48 @@ def script(http: httpx.Client) -> Iterator[Step]:
             "include_stats": True,
         },
     )
+    pair = {"id": uid(8000), "name": "pair", "experiment_ids": [base, cand]}
+    call("pairwise", "POST", "/datasets/comparative", json={**pair, "created_at": ts(600)})
+    call("pairwise retried", "POST", "/datasets/comparative", json=pair)
+    call("pairwise clash", "POST", "/datasets/comparative", json={**pair, "name": "x"})
+    call(
+        "pairwise 2",
+        "POST",
+        "/datasets/comparative",
+        json={"id": uid(8001), "name": "Another", "experiment_ids": [cand], "created_at": ts(601)},
+    )
+    for n in range(6):  # the candidate preferred on even examples, a tie on the rest
+        for s in (0, 1):
+            call(
+                "preference",
+                "POST",
+                "/feedback",
+                json={
+                    "id": uid(9900 + 10 * n + s),
+                    "run_id": uid(1000 + 100 * s + n),
+                    "key": "correct",
+                    "score": 0.5 if n % 2 else float(s),
+                    "comparative_experiment_id": uid(8000),
+                    "feedback_group_id": uid(8100 + n),
+                    "created_at": ts(700 + n),
+                },
+            )
+    for params in ({}, {"sort_by": "name", "sort_by_desc": False}, {"name_contains": "ANOTH"}):
+        call("pairwise list", "GET", f"/datasets/{ds}/comparative", params=params)
+    call("pairwise feedback", "GET", "/feedback", params={"comparative_experiment_id": uid(8000)})
+    call(
+        "pairwise delta",
+        "POST",
+        f"/datasets/{ds}/runs/delta",
+        json={
+            **delta,
+            "feedback_key": "correct",
+            "comparative_experiment_id": uid(8000),
+            "include_stats": True,
+        },
+    )
+    call("pairwise delete", "DELETE", f"/datasets/comparative/{uid(8001)}")
+    call("pairwise after delete", "GET", f"/datasets/{ds}/comparative")
     call("delete project", "DELETE", f"/sessions/{base}")
     call("after delete", "GET", "/feedback", params={"key": ["correct"]})
     call("delete dataset", "DELETE", f"/datasets/{uid(2)}")

@@ -677,3 +677,76 @@ def test_page_and_assets_are_served_without_a_key(shared_server: Server) -> None
         assert client.get("/ui/static/..%2Frouter.py").status_code == 404
         assert client.get("/ui/static/index.html").status_code == 404
         assert client.get("/api/v1/datasets").status_code == 401  # the API still needs a key
+
+
+# --- pairwise experiments -------------------------------------------------------------
+
+
+def test_pairwise_view_shows_wins_ties_and_losses(
+    shared_server: Server, world: World, page: Page
+) -> None:
+    """A pairwise experiment of baseline-v1 and candidate-v2 that preferred whichever was
+    `correct` (a tie when both or neither were): candidate-v2 wins 2, ties 4, loses 2."""
+    http = shared_server.http()
+    v2 = world.sessions["candidate-v2"]
+    pairwise = http.post(
+        "/datasets/comparative",
+        json={"name": "judge: correctness", "experiment_ids": [world.baseline, v2]},
+    ).json()
+    correct = {
+        name: dict(zip((e["id"] for e in world.examples), SCORES[name]["correct"], strict=True))
+        for name in ("baseline-v1", "candidate-v2")
+    }
+    group: dict[str, str] = {}
+    for name, session in (("baseline-v1", world.baseline), ("candidate-v2", v2)):
+        other = "candidate-v2" if name == "baseline-v1" else "baseline-v1"
+        runs = http.post("/runs/query", json={"session": [session], "is_root": True}).json()
+        for run in runs["runs"]:
+            example = run["reference_example_id"]
+            mine, theirs = correct[name][example], correct[other][example]
+            body = {
+                "run_id": run["id"],
+                "key": "preferred",
+                "score": 0.5 if mine == theirs else float(mine),
+                "comparative_experiment_id": pairwise["id"],
+                "feedback_group_id": group.setdefault(example, str(uuid4())),
+            }
+            assert http.post("/feedback", json=body).status_code == 200
+    page.goto(shared_server.url + "/")
+    sign_in(page, shared_server.key)
+    page.get_by_label("Dataset").select_option(world.dataset)
+    page.get_by_label("Pairwise experiment").select_option(pairwise["id"])
+    expect(page.get_by_label("Baseline experiment")).to_have_value(world.baseline)
+    expect(page.locator(f'#comparison-list input[value="{v2}"]')).to_be_checked()
+    expect(page.locator('#key-list input[value="preferred"]')).to_be_checked()
+    page.get_by_role("button", name="Compare").click()
+    expect(page.locator("#progress-text")).to_have_text("Done: 1 of 1 keys")
+    expect(page.locator("#results-sub")).to_contain_text("Pairwise “judge: correctness”")
+    line = row(page, "preferred", v2)
+    expect(line.locator('[data-kind="improved"]')).to_have_attribute("data-count", "2")
+    expect(line.locator('[data-role="ties"]')).to_have_text("= 4")
+    expect(line.locator('[data-kind="regressed"]')).to_have_attribute("data-count", "2")
+    expect(line.locator('[data-role="win-rate"]')).to_contain_text("50%")
+    expect(line.locator('[data-role="p-value"]')).to_contain_text("exact binomial")
+    assert "pairwise=" in page.url
+    shot(page, "pairwise")
+
+    # The examples candidate-v2 won, each with both sides' pairwise scores.
+    line.locator('[data-kind="improved"]').click()
+    expect(page.locator("#drill-title")).to_have_text("2 examples won on “preferred”")
+    page.locator("#drill .example-link").first.click()
+    detail = page.locator("#drill .example-detail")
+    expect(detail.locator(f'.side[data-session="{v2}"] h4').first).to_contain_text("Preferred")
+    expect(detail.locator(f'.side[data-session="{v2}"] [data-role="key-mean"]')).to_have_text(
+        "Mean “preferred”: 1"
+    )
+    expect(
+        detail.locator(f'.side[data-session="{world.baseline}"] [data-role="key-mean"]')
+    ).to_have_text("Mean “preferred”: 0")
+
+    # A link brings the pairwise view back, drill-down included.
+    page.reload()  # same tab: the key is still in session storage
+    expect(page.locator("#progress-text")).to_have_text("Done: 1 of 1 keys")
+    expect(page.get_by_label("Pairwise experiment")).to_have_value(pairwise["id"])
+    expect(page.locator("#drill-title")).to_have_text("2 examples won on “preferred”")
+    expect(row(page, "preferred", v2).locator('[data-role="ties"]')).to_have_text("= 4")

@@ -70,7 +70,8 @@ def reference_delta(
         run = by_id.get(fb.run_id) if fb.run_id is not None else None
         if run is None or not counts(run) or fb.key != key or fb.score is None:
             continue
-        if fb.comparative_experiment_id not in (None, comparative_experiment_id):
+        # With a comparative experiment, its feedback alone counts; without, none of any.
+        if fb.comparative_experiment_id != comparative_experiment_id:
             continue
         assert run.example_id is not None
         scores.setdefault((run.session_id, run.example_id), []).append(float(fb.score))

@@ -28,15 +28,20 @@ Dataset = Annotated[
     str, typer.Option("--dataset", metavar="NAME_OR_ID", help="Dataset name or id.")
 ]
 Baseline = Annotated[
-    str,
-    typer.Option("--baseline", metavar="EXPERIMENT", help="Baseline experiment, name or id."),
+    str | None,
+    typer.Option(
+        "--baseline",
+        metavar="EXPERIMENT",
+        help="Baseline experiment, name or id (with --pairwise, its first by default).",
+    ),
 ]
 Against = Annotated[
-    list[str],
+    list[str] | None,
     typer.Option(
         "--against",
         metavar="EXPERIMENT",
-        help="Experiment to compare, name or id (repeatable, up to 10).",
+        help="Experiment to compare, name or id (repeatable, up to 10; with --pairwise, "
+        "its other experiments by default).",
     ),
 ]
 Keys = Annotated[
@@ -59,8 +64,25 @@ Alpha = Annotated[
         "--alpha", min=0.0, max=1.0, help="Significance level (Holm-adjusted across keys)."
     ),
 ]
+Pairwise = Annotated[
+    str | None,
+    typer.Option(
+        "--pairwise",
+        metavar="NAME_OR_ID",
+        help="Compare by a pairwise experiment's preferences (wins, ties, losses); "
+        "its first experiment is the default baseline, the others the default --against.",
+    ),
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 AsMarkdown = Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")]
+
+
+class MissingOption(typer.BadParameter):
+    """An option that is required unless --pairwise supplies it, said as typer says a
+    missing required option."""
+
+    def format_message(self) -> str:
+        return f"Missing option {self.param_hint}."
 
 
 def _filter_specs(specs: list[str]) -> list[tuple[str, str]]:
@@ -94,24 +116,54 @@ def _named(message: str, names: dict[str, str]) -> str:
     return message
 
 
+def _pairwise_sides(
+    found: dict[str, Any], baseline: str | None, against: list[str] | None
+) -> tuple[str, list[str]]:
+    """The baseline and the experiments to compare of a pairwise experiment: those given,
+    else its first experiment against the others."""
+    sides = [str(e["id"]) for e in found["experiments_info"]]
+    if baseline is None:
+        if not sides:
+            raise ApiError(f"pairwise experiment {found['name']!r} has no experiments left")
+        baseline = sides[0]
+    if not against:
+        against = [s for s in sides if s != baseline]
+    return baseline, against
+
+
 def run_comparison(
     client: Client,
     dataset: str,
-    baseline: str,
-    against: list[str],
+    baseline: str | None,
+    against: list[str] | None,
     keys: list[str] | None,
     filters: list[str] | None,
     alpha: float,
     live: bool,
+    *,
+    pairwise: str | None = None,
 ) -> Comparison:
-    """Resolve names, stream the deltas with statistics, and decide a verdict per row."""
+    """Resolve names, stream the deltas with statistics, and decide a verdict per row.
+    With ``pairwise``, only that pairwise experiment's feedback counts (docs/pairwise.md)."""
+    ds = client.dataset(dataset)
+    found = client.comparative(ds["id"], pairwise) if pairwise else None
+    if found is not None:
+        baseline, against = _pairwise_sides(found, baseline, against)
+    if baseline is None:
+        raise MissingOption("", param_hint="'--baseline'")
+    if not against:
+        raise MissingOption("", param_hint="'--against'")
     if not 1 <= len(against) <= 10:
         raise typer.BadParameter("give 1 to 10 experiments", param_hint="--against")
     filter_pairs = _filter_specs(filters or [])
-    ds = client.dataset(dataset)
     base = client.experiment(ds["id"], baseline)
     comps = [client.experiment(ds["id"], name) for name in against]
     names = {str(s["id"]): s["name"] for s in [base, *comps]}
+    if found is not None:
+        stats = found.get("feedback_stats") or {}
+        keys = keys or sorted(k for k, v in stats.items() if v.get("avg") is not None)
+        if not keys:
+            raise ApiError(f"pairwise experiment {found['name']!r} has no scored feedback yet")
     keys = keys or client.feedback_keys(list(names))
     if not keys:
         raise ApiError("these experiments have no scored feedback yet")
@@ -123,6 +175,9 @@ def run_comparison(
         "filters": _filters(client, ds["id"], filter_pairs, names) or None,
     }
     result = Comparison(dataset=ds["name"], baseline=base["name"])
+    if found is not None:
+        body["comparative_experiment_id"] = str(found["id"])
+        result.pairwise = found["name"] or str(found["id"])
     done, ended = 0, False
 
     def view(final: bool = False) -> RenderableType:
@@ -199,21 +254,25 @@ def _emit(
 
 def compare(
     dataset: Dataset,
-    baseline: Baseline,
-    against: Against,
+    baseline: Baseline = None,
+    against: Against = None,
     key: Keys = None,
     filter: Filters = None,
+    pairwise: Pairwise = None,
     endpoint: Endpoint = None,
     api_key: ApiKey = None,
     alpha: Alpha = 0.05,
     as_json: AsJson = False,
     as_markdown: AsMarkdown = False,
 ) -> None:
-    """Which examples got better, which got worse, and is it real? Streams a table."""
+    """Which examples got better, which got worse, and is it real? Streams a table.
+    With --pairwise: which experiment the pairwise evaluator preferred, and is it real?"""
     client = client_for(endpoint, api_key)
     live = out.is_terminal and not (as_json or as_markdown)
     try:
-        result = run_comparison(client, dataset, baseline, against, key, filter, alpha, live)
+        result = run_comparison(
+            client, dataset, baseline, against, key, filter, alpha, live, pairwise=pairwise
+        )
     except ApiError as exc:
         raise fail(exc) from exc
     finally:
@@ -234,10 +293,11 @@ def _per_key(values: list[str] | None, cast: type, option: str) -> dict[str | No
 
 def gate(
     dataset: Dataset,
-    baseline: Baseline,
-    against: Against,
+    baseline: Baseline = None,
+    against: Against = None,
     key: Keys = None,
     filter: Filters = None,
+    pairwise: Pairwise = None,
     endpoint: Endpoint = None,
     api_key: ApiKey = None,
     alpha: Alpha = 0.05,
@@ -270,7 +330,9 @@ def gate(
     )
     client = client_for(endpoint, api_key)
     try:
-        result = run_comparison(client, dataset, baseline, against, key, filter, alpha, False)
+        result = run_comparison(
+            client, dataset, baseline, against, key, filter, alpha, False, pairwise=pairwise
+        )
     except ApiError as exc:
         raise fail(exc) from exc
     finally:

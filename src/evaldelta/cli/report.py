@@ -33,6 +33,13 @@ class Row:
     wilcoxon_p: float | None
     lower_is_better: bool
     verdict: str = "unclear"
+    # In a pairwise experiment: the comparison's win rate over decided examples (ties left
+    # out), with its exact 95% interval; wins, ties, losses are n_improved, n_unchanged,
+    # n_regressed.
+    pairwise: bool = False
+    win_rate: float | None = None
+    win_rate_ci_low: float | None = None
+    win_rate_ci_high: float | None = None
 
     @property
     def better_delta(self) -> float | None:
@@ -50,11 +57,13 @@ class Comparison:
     baseline: str
     rows: list[Row] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    pairwise: str | None = None  # the pairwise experiment's name, when one was compared
 
     def to_json(self) -> dict[str, Any]:
         return {
             "dataset": self.dataset,
             "baseline": self.baseline,
+            "pairwise": self.pairwise,
             "rows": [{**asdict(r), "better_delta": r.better_delta} for r in self.rows],
             "errors": self.errors,
         }
@@ -66,6 +75,7 @@ def rows_from_chunk(chunk: dict[str, Any], names: dict[str, str]) -> list[Row]:
     for key, per_session in (chunk.get("feedback_deltas") or {}).items():
         for session_id, delta in per_session.items():
             stats = delta.get("stats") or {}
+            pairwise = stats.get("pairwise") or {}
             rows.append(
                 Row(
                     key=key,
@@ -84,6 +94,10 @@ def rows_from_chunk(chunk: dict[str, Any], names: dict[str, str]) -> list[Row]:
                     p_holm=None,
                     wilcoxon_p=stats.get("wilcoxon_p"),
                     lower_is_better=bool(stats.get("lower_is_better", False)),
+                    pairwise=bool(pairwise),
+                    win_rate=pairwise.get("win_rate"),
+                    win_rate_ci_low=pairwise.get("win_rate_ci_low"),
+                    win_rate_ci_high=pairwise.get("win_rate_ci_high"),
                 )
             )
     return rows
@@ -138,7 +152,43 @@ HEADERS = [
 ]
 
 
+PAIRWISE_HEADERS = [
+    "key",
+    "experiment",
+    "wins",
+    "ties",
+    "losses",
+    "missing",
+    "win rate [95% CI]",
+    "p (Holm)",
+    "verdict",
+]
+
+
+def _rate(row: Row) -> str:
+    if row.win_rate is None:
+        return "–"
+    low, high = row.win_rate_ci_low or 0.0, row.win_rate_ci_high or 0.0
+    return f"{row.win_rate:.0%} [{low:.0%}, {high:.0%}]"
+
+
+def _headers(result: Comparison) -> list[str]:
+    return PAIRWISE_HEADERS if result.pairwise else HEADERS
+
+
 def _cells(row: Row) -> list[str]:
+    if row.pairwise:
+        return [
+            row.key,
+            row.comparison,
+            str(row.n_improved),
+            str(row.n_unchanged),
+            str(row.n_regressed),
+            str(row.n_missing),
+            _rate(row),
+            _p(row.p_holm),
+            MARKERS[row.verdict],
+        ]
     key = row.key + (" (lower is better)" if row.lower_is_better else "")
     return [
         key,
@@ -155,9 +205,11 @@ def _cells(row: Row) -> list[str]:
 
 def table(result: Comparison, title: str | None = None) -> Table:
     """A rich table, one line per key × experiment."""
-    out = Table(title=title or f"{result.dataset}: against {result.baseline}")
-    for header in HEADERS:
-        out.add_column(header, justify="right" if header in HEADERS[2:6] else "left")
+    against = f"pairwise {result.pairwise!r}, against" if result.pairwise else "against"
+    out = Table(title=title or f"{result.dataset}: {against} {result.baseline}")
+    headers = _headers(result)
+    for header in headers:
+        out.add_column(header, justify="right" if header in headers[2:6] else "left")
     styles = {"improved": "green", "regressed": "bold red", "unclear": ""}
     # Cells are Text, not strings: names and server messages are never rich markup.
     for row in result.rows:
@@ -177,9 +229,10 @@ def markdown(result: Comparison, gate: list[str] | None = None) -> str:
     """A Markdown table for a pull-request comment; with ``gate`` (the reasons it failed,
     empty when it passed), the gate's outcome below it."""
     lines = [
-        f"**{result.dataset}**: experiments against `{result.baseline}`",
+        f"**{result.dataset}**: experiments against `{result.baseline}`"
+        + (f" (pairwise `{result.pairwise}`)" if result.pairwise else ""),
         "",
-        _md_row(HEADERS),
+        _md_row(_headers(result)),
         "|" + "---|" * len(HEADERS),
     ]
     lines += [_md_row(_cells(row)) for row in result.rows]

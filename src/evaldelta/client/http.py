@@ -159,6 +159,16 @@ class Client:
             raise ApiError(f"experiment {name_or_id!r} is not an experiment on this dataset", 404)
         return dict(found)
 
+    def comparative(self, dataset_id: str, name_or_id: str) -> dict[str, Any]:
+        """A comparative (pairwise) experiment on the dataset, by id or name."""
+        field = "id" if _is_uuid(name_or_id) else "name"
+        found = self.request(
+            "GET", f"/datasets/{dataset_id}/comparative", params={field: name_or_id, "limit": 1}
+        )
+        if not found:
+            raise ApiError(f"no pairwise experiment {name_or_id!r} on this dataset", 404)
+        return dict(found[0])
+
     def feedback_keys(self, session_ids: list[str]) -> list[str]:
         """Every feedback key with numeric scores in any of these sessions, sorted."""
         keys: set[str] = set()

@@ -18,7 +18,7 @@ import orjson
 from anyio import to_thread
 
 from evaldelta.delta.filters.compiler import FilterError, compile_filter, parse_filter
-from evaldelta.delta.stats import holm, paired_stats
+from evaldelta.delta.stats import holm, paired_stats, win_rate_test
 from evaldelta.errors import Invalid, NotFound
 from evaldelta.store.base import DeltaQuery, IdList, Page, SessionWhere, Store
 from evaldelta.store.dialect import Dialect
@@ -99,6 +99,13 @@ def prepare(
         session = found.get(session_id)
         if session is None or session.get("reference_dataset_id") != dataset_id:
             raise NotFound(f"Session {session_id} not found in dataset {dataset_id}")
+    if comparative_experiment_id is not None:
+        pairwise = store.get_comparative_experiment(tenant_id, comparative_experiment_id)
+        if pairwise is None or pairwise["reference_dataset_id"] != dataset_id:
+            raise NotFound(
+                f"Comparative experiment {comparative_experiment_id} not found"
+                f" in dataset {dataset_id}"
+            )
     return DeltaQuery(
         tenant_id=tenant_id,
         dataset_id=dataset_id,
@@ -131,9 +138,13 @@ def compute_key(
         means = store.example_means(query, key)
         baseline = means[query.baseline_session_id]
         for sid in query.comparison_session_ids:
-            out[str(sid)]["stats"] = paired_stats(
-                baseline, means[sid], lower_is_better=lower_is_better
-            )
+            stats = paired_stats(baseline, means[sid], lower_is_better=lower_is_better)
+            if query.comparative_experiment_id is not None:
+                # A pairwise evaluator's scores say which side won each example.
+                stats["pairwise"] = win_rate_test(
+                    stats["n_improved"], stats["n_unchanged"], stats["n_regressed"]
+                )
+            out[str(sid)]["stats"] = stats
     return out
 
 

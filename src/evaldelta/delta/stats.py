@@ -68,6 +68,29 @@ def sign_test(n_improved: int, n_regressed: int) -> float | None:
     return float(sps.binomtest(n_improved, n, 0.5).pvalue)
 
 
+def win_rate_test(wins: int, ties: int, losses: int, level: float = 0.95) -> dict[str, Any]:
+    """A pairwise experiment's verdict for one side: its wins, ties and losses over the
+    examples both sides were judged on, the win rate over the decided ones (ties left
+    out), its exact (Clopper-Pearson) interval, and the two-sided exact binomial test of
+    a 50 % win rate."""
+    decided = wins + losses
+    low = high = None
+    if decided:
+        from scipy import stats as sps
+
+        interval = sps.binomtest(wins, decided, 0.5).proportion_ci(level, method="exact")
+        low, high = float(interval.low), float(interval.high)
+    return {
+        "wins": wins,
+        "ties": ties,
+        "losses": losses,
+        "win_rate": wins / decided if decided else None,
+        "win_rate_ci_low": low,
+        "win_rate_ci_high": high,
+        "p_value": sign_test(wins, losses),
+    }
+
+
 def wilcoxon(diffs: np.ndarray[Any, Any]) -> float | None:
     """Two-sided Wilcoxon signed-rank p-value over the non-zero differences; None when
     there are none."""

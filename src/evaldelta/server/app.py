@@ -15,7 +15,16 @@ from evaldelta.server.body_budget import DecodedBytesBudget
 from evaldelta.server.body_limit import BodyLimit
 from evaldelta.server.error_handlers import install_error_handlers
 from evaldelta.server.openapi import document_errors
-from evaldelta.server.routes import datasets, deltas, examples, feedback, info, runs, sessions
+from evaldelta.server.routes import (
+    comparative,
+    datasets,
+    deltas,
+    examples,
+    feedback,
+    info,
+    runs,
+    sessions,
+)
 from evaldelta.server.stream_limits import StreamLimits, StreamRegistry
 from evaldelta.server.web import router as web_router
 from evaldelta.settings import Settings
@@ -71,7 +80,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.add_exception_handler(RecursionError, too_deep)
     for prefix in ("", "/api/v1"):
-        for module in (info, datasets, examples, sessions, runs, feedback, deltas):
+        # comparative before datasets: ``/datasets/comparative`` is no dataset id.
+        for module in (info, comparative, datasets, examples, sessions, runs, feedback, deltas):
             app.include_router(module.router, prefix=prefix)
     for prefix in ("/v1", "/api/v1"):
         app.include_router(examples.platform, prefix=prefix)

@@ -380,6 +380,11 @@ class DeltaStreamQuery(Request):
     comparison_session_ids: list[UUID] = Field(min_length=1, max_length=10)
     feedback_keys: list[str] = Field(min_length=1, max_length=100)
     filters: Filters | None = None
+    comparative_experiment_id: UUID | None = Field(
+        default=None,
+        description="evaldelta extension: count only this comparative (pairwise)"
+        " experiment's feedback, as /runs/delta does",
+    )
     include_stats: bool = Field(
         default=False, description="evaldelta extension: add paired statistics per comparison"
     )
@@ -400,6 +405,19 @@ class DeltaQueryBody(Request):
     )
 
 
+class PairwiseStats(Response):
+    """Wins, ties and losses of the comparison against the baseline in a pairwise
+    experiment, and the test of a 50 % win rate (see docs/statistics.md)."""
+
+    wins: int
+    ties: int
+    losses: int
+    win_rate: float | None
+    win_rate_ci_low: float | None
+    win_rate_ci_high: float | None
+    p_value: float | None
+
+
 class DeltaStats(Response):
     """Paired statistics of one comparison against the baseline (see docs/statistics.md)."""
 
@@ -418,6 +436,7 @@ class DeltaStats(Response):
     sign_test_p: float | None
     wilcoxon_p: float | None
     lower_is_better: bool
+    pairwise: PairwiseStats | None = None
 
 
 class FeedbackDelta(Response):
@@ -428,3 +447,43 @@ class FeedbackDelta(Response):
 
 class SessionFeedbackDelta(Response):
     feedback_deltas: dict[UUID, FeedbackDelta]
+
+
+# --- comparative (pairwise) experiments -----------------------------------------------
+
+
+class ComparativeExperimentCreate(Request):
+    """Body of ``POST /datasets/comparative`` (LangSmith's ComparativeExperimentCreate)."""
+
+    id: UUID | None = None
+    experiment_ids: list[UUID] = Field(min_length=1, max_length=100)
+    name: str | None = Field(default=None, max_length=1000)
+    description: str | None = None
+    created_at: datetime | None = None
+    modified_at: datetime | None = None
+    reference_dataset_id: UUID | None = None
+    extra: JsonObject | None = None
+
+
+class ComparativeExperimentBase(Response):
+    id: UUID
+    name: str | None = None
+    description: str | None = None
+    tenant_id: UUID
+    created_at: datetime
+    modified_at: datetime
+    reference_dataset_id: UUID
+    extra: JsonObject | None = None
+
+
+class ExperimentInfo(Response):
+    id: UUID
+    name: str
+
+
+class ComparativeExperiment(ComparativeExperimentBase):
+    """A listed comparative experiment: its experiments, and its feedback's statistics
+    per key (as sessions carry them)."""
+
+    experiments_info: list[ExperimentInfo]
+    feedback_stats: JsonObject | None = None

@@ -117,6 +117,16 @@ class FeedbackWhere:
 
 
 @dataclass(frozen=True)
+class ComparativeWhere:
+    dataset_id: UUID | None = None
+    ids: Sequence[UUID] | None = None
+    name: str | None = None
+    name_contains: str | None = None  # ignoring case
+    sort_by: Literal["name", "created_at"] = "created_at"
+    sort_desc: bool = True
+
+
+@dataclass(frozen=True)
 class DeltaQuery:
     """One key's delta request, already validated against the store."""
 
@@ -226,3 +236,11 @@ class Store(Protocol):
         ...
 
     def lower_is_better(self, tenant_id: UUID, keys: Sequence[str]) -> set[str]: ...
+
+    # comparative (pairwise) experiments
+    def write_comparative_experiment(self, tenant_id: UUID, row: Row) -> Row: ...
+    def write_comparative_experiment_delete(self, tenant_id: UUID, cid: UUID) -> None: ...
+    def get_comparative_experiment(self, tenant_id: UUID, cid: UUID) -> Row | None: ...
+    def list_comparative_experiments(
+        self, tenant_id: UUID, where: ComparativeWhere, page: Page
+    ) -> list[Row]: ...

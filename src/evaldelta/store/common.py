@@ -14,10 +14,13 @@ from typing import Any
 from uuid import UUID
 
 from evaldelta.errors import Conflict, NotFound
+from evaldelta.store import comparative
 from evaldelta.store.base import (
+    ComparativeWhere,
     DatasetWhere,
     ExampleWhere,
     FeedbackWhere,
+    IngestBatch,
     Page,
     Row,
     RunWhere,
@@ -98,6 +101,14 @@ class CommonStore:
 
     def _put_feedback_config(self, new: Row, current: Row | None) -> None:
         """Store ``new`` in place of ``current``."""
+        raise NotImplementedError
+
+    def _put_comparative(self, row: Row) -> None:
+        """Store a new comparative experiment."""
+        raise NotImplementedError
+
+    def _drop_comparative(self, tenant_id: UUID, cid: UUID) -> None:
+        """Delete a stored comparative experiment."""
         raise NotImplementedError
 
     # --- datasets -------------------------------------------------------------------
@@ -206,3 +217,71 @@ class CommonStore:
 
     def lower_is_better(self, tenant_id: UUID, keys: Sequence[str]) -> set[str]:
         return self._list.lower_is_better(tenant_id, keys)
+
+    def adopt_feedback_configs(self, batches: Sequence[IngestBatch]) -> None:
+        """A key's first feedback that carries a ``feedback_config`` makes it the key's
+        config; a key that has a config keeps it (a later, different config stays on its
+        own feedback row only).  Called by the writer after it stores a batch."""
+        by_tenant: dict[UUID, dict[str, Row]] = {}
+        for batch in batches:  # in order of arrival: the first config of a key wins
+            for row in batch.feedback:
+                config = row.get("feedback_config")
+                if config:
+                    by_tenant.setdefault(batch.tenant_id, {}).setdefault(row["key"], config)
+        for tenant_id, first in by_tenant.items():
+            keys = list(first)
+            have = self._list.feedback_configs(tenant_id, keys, Page(0, len(keys)))
+            for key in set(keys) - {r["feedback_key"] for r in have}:
+                self._put_feedback_config(
+                    {
+                        "tenant_id": tenant_id,
+                        "feedback_key": key,
+                        "feedback_config": first[key],
+                        "is_lower_score_better": False,
+                        "modified_at": now(),
+                    },
+                    None,
+                )
+
+    # --- comparative (pairwise) experiments -----------------------------------------
+
+    def write_comparative_experiment(self, tenant_id: UUID, row: Row) -> Row:
+        ids = list(dict.fromkeys(UUID(str(i)) for i in row["experiment_ids"]))
+        sessions = {
+            s["id"]: s
+            for s in self.list_sessions(
+                tenant_id, SessionWhere(ids=ids), Page(0, len(ids)), stats=False
+            )
+        }
+        dataset_id = comparative.reference_dataset(row, sessions)
+        if not self._list.rows(
+            "SELECT 1 FROM datasets WHERE tenant_id = ? AND id = ?", [tenant_id, dataset_id]
+        ):
+            raise NotFound(f"Dataset {dataset_id} not found")
+        comparative.check_experiments(ids, sessions, dataset_id)
+        new = comparative.new_comparative(tenant_id, dataset_id, ids, row)
+        existing = self.get_comparative_experiment(tenant_id, new["id"])
+        if existing is not None:
+            return comparative.same_create(existing, new)
+        self._put_comparative(new)
+        found = self.get_comparative_experiment(tenant_id, new["id"])
+        assert found is not None
+        return found
+
+    def write_comparative_experiment_delete(self, tenant_id: UUID, cid: UUID) -> None:
+        """Delete a comparative experiment; the feedback that names it stays (listed by
+        ``comparative_experiment_id`` as before)."""
+        if self.get_comparative_experiment(tenant_id, cid) is None:
+            raise NotFound(f"Comparative experiment {cid} not found")
+        self._drop_comparative(tenant_id, cid)
+
+    def get_comparative_experiment(self, tenant_id: UUID, cid: UUID) -> Row | None:
+        """The stored row (``experiment_ids``, no names or statistics): a cheap check."""
+        where = ComparativeWhere(ids=[cid])
+        rows = self._list.comparative_experiments(tenant_id, where, Page(0, 1), details=False)
+        return rows[0] if rows else None
+
+    def list_comparative_experiments(
+        self, tenant_id: UUID, where: ComparativeWhere, page: Page
+    ) -> list[Row]:
+        return self._list.comparative_experiments(tenant_id, where, page)

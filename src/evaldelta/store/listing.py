@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from evaldelta.store.base import (
+    ComparativeWhere,
     DatasetWhere,
     ExampleWhere,
     FeedbackWhere,
@@ -153,8 +154,11 @@ class Listing:
                 [tenant_id, ids],
             )
         }
+        # The experiment's own evaluations: a pairwise experiment's preferences are its
+        # comparative experiment's statistics (as in the deltas, the two never mix).
         run_level = self.feedback_stats(
             f"""FROM feedback AS f WHERE f.tenant_id = ? AND f.run_is_root
+                AND f.comparative_experiment_id IS NULL
                 AND {d.in_ids("f.run_session_id")}""",
             "f.run_session_id",
             [tenant_id, ids],
@@ -329,3 +333,44 @@ class Listing:
             [tenant_id, list(keys)],
         )
         return {r["feedback_key"] for r in rows}
+
+    # --- comparative experiments ----------------------------------------------------
+
+    def comparative_experiments(
+        self, tenant_id: UUID, where: ComparativeWhere, page: Page, *, details: bool = True
+    ) -> list[Row]:
+        """Comparative experiments; with ``details``, their experiments' names (those not
+        deleted) and the statistics of the feedback that names them."""
+        d = self.dialect
+        q = Query("SELECT * FROM comparative_experiments WHERE tenant_id = ?", [tenant_id])
+        if where.dataset_id is not None:
+            q.add("AND reference_dataset_id = ?", where.dataset_id)
+        self._in_ids(q, "id", where.ids)
+        if where.name is not None:
+            q.add("AND name = ?", where.name)
+        if where.name_contains:
+            q.add(f"AND {d.contains_ci('name')}", where.name_contains)
+        column = "name" if where.sort_by == "name" else "created_at"
+        rows = self._page(q, f"{column} {'DESC' if where.sort_desc else 'ASC'}", "id", page)
+        if not rows or not details:
+            return rows
+        session_ids = {str(s) for r in rows for s in r["experiment_ids"]}
+        names = {
+            str(s["id"]): s["name"]
+            for s in self.rows(
+                f"SELECT id, name FROM sessions WHERE tenant_id = ? AND {d.in_ids('id')}",
+                [tenant_id, d.uuid_params(session_ids)],
+            )
+        }
+        stats = self.feedback_stats(
+            f"""FROM feedback AS f WHERE f.tenant_id = ?
+                AND {d.in_ids("f.comparative_experiment_id")}""",
+            "f.comparative_experiment_id",
+            [tenant_id, d.uuid_params(r["id"] for r in rows)],
+        )
+        for row in rows:
+            row["experiments_info"] = [
+                {"id": s, "name": names[str(s)]} for s in row["experiment_ids"] if str(s) in names
+            ]
+            row["feedback_stats"] = stats.get(str(row["id"]), {})
+        return rows

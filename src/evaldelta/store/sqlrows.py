@@ -29,6 +29,7 @@ JSON_COLUMNS = frozenset(
         "transformations",
         "feedback_stats",
         "session_feedback_stats",
+        "experiment_ids",
     }
 )
 

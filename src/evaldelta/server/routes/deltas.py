@@ -89,6 +89,7 @@ async def read_delta_stream(
         body.comparison_session_ids,
         body.feedback_keys,
         body.filters,
+        body.comparative_experiment_id,
     )
     slot = streams.acquire(tenant)  # the 429, if any, before the first byte
     try:

@@ -48,7 +48,8 @@ def wide_sql(
     if query.comparative_experiment_id is None:
         where.append("f.comparative_experiment_id IS NULL")
     else:
-        where.append("(f.comparative_experiment_id IS NULL OR f.comparative_experiment_id = ?)")
+        # A pairwise experiment's feedback alone: its scores only mean "which side won".
+        where.append("f.comparative_experiment_id = ?")
         params.append(query.comparative_experiment_id)
     if window is not None:
         # A page: read only its examples' feedback (the sort key has the example after the

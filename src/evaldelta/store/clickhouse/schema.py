@@ -176,6 +176,23 @@ MIGRATIONS: list[list[str]] = [
             for name in TABLES
         ),
     ],
+    # 2: comparative (pairwise) experiments; ``experiment_ids`` is a JSON array.
+    [
+        f"""CREATE TABLE IF NOT EXISTS comparative_experiments_versions (
+            tenant_id UUID,
+            id UUID,
+            name Nullable(String),
+            description Nullable(String),
+            created_at {TIME},
+            modified_at {TIME},
+            reference_dataset_id UUID,
+            experiment_ids String,
+            extra Nullable(String),
+            {VERSIONED}
+        ) {ENGINE} ORDER BY (tenant_id, id)""",
+        "CREATE VIEW IF NOT EXISTS comparative_experiments AS SELECT * EXCEPT is_deleted"
+        " FROM comparative_experiments_versions FINAL",
+    ],
 ]
 
 

@@ -268,6 +268,7 @@ class ClickHouseStore(CommonStore):
 
     def apply_ingest(self, batches: list[IngestBatch]) -> None:
         clickhouse_ingest.apply_ingest(self._conn, batches)
+        self.adopt_feedback_configs(batches)
 
     def write_feedback_update(self, tenant_id: UUID, feedback_id: UUID, changes: Row) -> Row:
         clickhouse_feedback.write_feedback_update(self._conn, tenant_id, feedback_id, changes)
@@ -295,6 +296,19 @@ class ClickHouseStore(CommonStore):
         current = self._feedback_config_row(tenant_id, key)
         if current is not None:
             tombstone(self._conn, "feedback_configs_versions", [current])
+
+    # --- comparative experiments -------------------------------------------------------
+
+    def _put_comparative(self, row: Row) -> None:
+        put(self._conn, "comparative_experiments_versions", [row])
+
+    def _drop_comparative(self, tenant_id: UUID, cid: UUID) -> None:
+        found = self._conn.rows(
+            "SELECT * FROM comparative_experiments WHERE tenant_id = ? AND id = ?",
+            [tenant_id, cid],
+            versions=True,
+        )
+        tombstone(self._conn, "comparative_experiments_versions", found)
 
     # --- deltas -------------------------------------------------------------------------
 

@@ -59,7 +59,7 @@ def _counted(
     sql = f"""WHERE f.tenant_id = ? AND f.key IN (SELECT unnest(?::VARCHAR[]))
                 AND f.run_is_root AND f.score IS NOT NULL
                 AND f.run_session_id IN (SELECT unnest(?::UUID[]))
-                AND (f.comparative_experiment_id IS NULL OR f.comparative_experiment_id = ?)
+                AND f.comparative_experiment_id IS NOT DISTINCT FROM ?::UUID
                 {filter_sql}"""
     return sql, params
 

@@ -181,6 +181,23 @@ MIGRATIONS: list[str] = [
     # cost of a feedback append (measured: 40,000 rows into 2.2 M, 2.5 s with it, 0.85 s
     # without).
     "DROP INDEX IF EXISTS feedback_run;",
+    # 4: comparative (pairwise) experiments: two or more experiments of one dataset whose
+    # runs a pairwise evaluator scored side by side (their feedback names the comparative
+    # experiment in ``comparative_experiment_id``).  ``experiment_ids`` is a JSON array.
+    """
+    CREATE TABLE comparative_experiments (
+        tenant_id UUID NOT NULL,
+        id UUID NOT NULL,
+        name VARCHAR,
+        description VARCHAR,
+        created_at TIMESTAMPTZ NOT NULL,
+        modified_at TIMESTAMPTZ NOT NULL,
+        reference_dataset_id UUID NOT NULL,
+        experiment_ids JSON NOT NULL,
+        extra JSON,
+        PRIMARY KEY (tenant_id, id)
+    );
+    """,
 ]
 
 

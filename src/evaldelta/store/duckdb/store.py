@@ -247,6 +247,7 @@ class DuckDBStore(CommonStore):
 
     def apply_ingest(self, batches: list[IngestBatch]) -> None:
         duckdb_ingest.apply_ingest(self._cur(), batches)
+        self.adopt_feedback_configs(batches)
 
     def write_feedback_update(self, tenant_id: UUID, feedback_id: UUID, changes: Row) -> Row:
         duckdb_feedback.write_feedback_update(self._cur(), tenant_id, feedback_id, changes)
@@ -285,6 +286,21 @@ class DuckDBStore(CommonStore):
         self._cur().execute(
             "DELETE FROM feedback_configs WHERE tenant_id = ? AND feedback_key = ?",
             [tenant_id, key],
+        )
+
+    # --- comparative experiments -------------------------------------------------------
+
+    def _put_comparative(self, row: Row) -> None:
+        columns = list(row)
+        self._cur().execute(
+            f"INSERT INTO comparative_experiments ({', '.join(columns)})"
+            f" VALUES ({', '.join('?' for _ in columns)})",
+            [dump_json(v) if k in ("experiment_ids", "extra") else v for k, v in row.items()],
+        )
+
+    def _drop_comparative(self, tenant_id: UUID, cid: UUID) -> None:
+        self._cur().execute(
+            "DELETE FROM comparative_experiments WHERE tenant_id = ? AND id = ?", [tenant_id, cid]
         )
 
     # --- deltas -------------------------------------------------------------------------

@@ -116,6 +116,11 @@ export class Api {
     return this.all("/sessions", { reference_dataset: datasetId });
   }
 
+  /** The pairwise (comparative) experiments on a dataset, newest first. */
+  comparatives(datasetId) {
+    return this.all(`/datasets/${encodeURIComponent(datasetId)}/comparative`);
+  }
+
   /** One experiment with its `feedback_stats` (which keys it has feedback for). */
   experimentStats(sessionId) {
     return this.json("GET", `/sessions/${encodeURIComponent(sessionId)}`, {

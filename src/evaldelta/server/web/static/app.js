@@ -168,12 +168,16 @@ async function startRun({ focus = true } = {}) {
     keys: sel.keys,
     baseline,
     comparisons,
+    pairwise: Boolean(sel.pairwise),
     onOpen: (key, session, kind, from) => showCell({ key, session, kind }, from),
     withNames: (text) => setup.withNames(text),
   });
   run = current;
   const noun = comparisons.length === 1 ? "experiment" : "experiments";
-  ui.resultsSub.textContent = `${comparisons.length} ${noun} against the baseline “${baseline.name}”.`;
+  const pairwise = setup.comparative(sel.pairwise);
+  ui.resultsSub.textContent = pairwise
+    ? `Pairwise “${pairwise.name ?? pairwise.id}”: ${comparisons.length} ${noun} against the baseline “${baseline.name}”, by the pairwise evaluator's preferences.`
+    : `${comparisons.length} ${noun} against the baseline “${baseline.name}”.`;
   ui.results.hidden = false;
   ui.stop.hidden = false;
   if (focus) ui.resultsTitle.focus();
@@ -184,6 +188,7 @@ async function startRun({ focus = true } = {}) {
     feedback_keys: sel.keys,
     include_stats: true, // evaldelta's extension; a server without it ignores the field
   };
+  if (sel.pairwise) body.comparative_experiment_id = sel.pairwise; // its feedback alone counts
   if (Object.keys(sel.filters).length > 0) {
     body.filters = Object.fromEntries(Object.entries(sel.filters).map(([id, text]) => [id, [text]]));
   }
@@ -215,6 +220,7 @@ async function showCell(cell, from) {
     baseline: setup.experiment(sel.baseline),
     ids: entry[`${cell.kind}_examples`] ?? [],
     filters: sel.filters,
+    pairwise: sel.pairwise,
   });
   // The panel is open (its inputs still loading): focus it now, so Escape works at once.
   panel.focusTitle();

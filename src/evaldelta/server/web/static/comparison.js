@@ -39,8 +39,8 @@ export class Comparison {
   }
 
   card(key) {
-    const { baseline, comparisons, onOpen } = this.setup;
-    return new KeyCard(key, { baseline, comparisons, onOpen });
+    const { baseline, comparisons, onOpen, pairwise } = this.setup;
+    return new KeyCard(key, { baseline, comparisons, onOpen, pairwise });
   }
 
   /** Stop reading (the Stop button): the cards say what did not arrive. */

@@ -8,7 +8,7 @@ const LIST_PAGE = 50;
 /**
  * @typedef {{id: string, name: string}} Experiment
  * @typedef {{key: string, kind: string, comparison: Experiment, baseline: Experiment,
- *            ids: string[], filters: Record<string, string>}} Cell
+ *            ids: string[], filters: Record<string, string>, pairwise?: string}} Cell
  */
 
 export class ExamplePanel {
@@ -43,7 +43,8 @@ export class ExamplePanel {
     this.shown = 0;
     this.root.hidden = false;
     const noun = cell.ids.length === 1 ? "example" : "examples";
-    this.title.textContent = `${cell.ids.length} ${noun} ${cell.kind} on “${cell.key}”`;
+    const verb = cell.pairwise ? (cell.kind === "improved" ? "won" : "lost") : cell.kind;
+    this.title.textContent = `${cell.ids.length} ${noun} ${verb} on “${cell.key}”`;
     this.subtitle.textContent = `“${cell.comparison.name}” against the baseline “${cell.baseline.name}”. Choose one to see both experiments' outputs.`;
     this.list.replaceChildren();
     this.detail.hidden = true;
@@ -109,7 +110,7 @@ export class ExamplePanel {
           "section",
           { class: "side", dataset: { session: exp.id }, "aria-label": `${label} “${exp.name}”` },
           h("h4", {}, `${label}: `, exp.name),
-          keyMean(cell.key, runs, byRun, cell.filters[exp.id]),
+          keyMean(cell.key, runs, byRun, cell.filters[exp.id], cell.pairwise),
           runs.length === 0
             ? h("p", { class: "hint" }, "No run of this experiment on this example.")
             : runs.map((run, i) => runView(run, i, runs.length, byRun.get(String(run.id)) ?? [], cell.key)),
@@ -127,7 +128,7 @@ export class ExamplePanel {
           "div",
           { class: "side-by-side" },
           side("Baseline", cell.baseline, baseRuns),
-          side(cell.kind === "improved" ? "Improved in" : "Regressed in", cell.comparison, compRuns),
+          side(sideLabel(cell), cell.comparison, compRuns),
         ),
       );
     } catch (err) {
@@ -150,12 +151,19 @@ export class ExamplePanel {
   }
 }
 
+function sideLabel(cell) {
+  if (cell.pairwise) return cell.kind === "improved" ? "Preferred" : "Not preferred";
+  return cell.kind === "improved" ? "Improved in" : "Regressed in";
+}
+
 /** The experiment's score for the key, as the delta engine counts it: the mean over
- * the root runs shown (repetitions averaged, booleans as 1/0, null scores ignored). */
-function keyMean(key, runs, byRun, filter) {
+ * the root runs shown (repetitions averaged, booleans as 1/0, null scores ignored), of
+ * the chosen pairwise experiment's feedback, or else of feedback outside any. */
+function keyMean(key, runs, byRun, filter, pairwise) {
+  const counted = (f) => String(f.comparative_experiment_id ?? "") === (pairwise || "");
   const scores = runs
     .flatMap((run) => byRun.get(String(run.id)) ?? [])
-    .filter((f) => f.key === key && f.score !== null && f.score !== undefined)
+    .filter((f) => f.key === key && f.score !== null && f.score !== undefined && counted(f))
     .map((f) => Number(f.score));
   const mean = scores.length ? scores.reduce((a, b) => a + b, 0) / scores.length : null;
   return h(

@@ -99,7 +99,9 @@ export class KeyCard {
     return h(
       "figure",
       { class: "chart", "aria-hidden": "true" },
-      h("div", { class: "chart-axis" }, h("span", {}, "◀ regressed"), h("span", {}, "improved ▶")),
+      this.context.pairwise
+        ? h("div", { class: "chart-axis" }, h("span", {}, "◀ baseline preferred"), h("span", {}, "preferred ▶"))
+        : h("div", { class: "chart-axis" }, h("span", {}, "◀ regressed"), h("span", {}, "improved ▶")),
       rows.map((row) =>
         h(
           "div",
@@ -122,7 +124,47 @@ export class KeyCard {
     );
   }
 
+  /** Wins, ties and losses of each comparison, its win rate and the binomial test. */
+  pairwiseTable(rows) {
+    const baseline = this.context.baseline.name;
+    const head = h(
+      "tr",
+      {},
+      h("th", { scope: "col" }, "Experiment"),
+      h("th", { scope: "col", class: "num" }, "Wins"),
+      h("th", { scope: "col", class: "num" }, "Ties"),
+      h("th", { scope: "col", class: "num" }, "Losses"),
+      h("th", { scope: "col", class: "num" }, "Win rate [95% CI]"),
+      h("th", { scope: "col", class: "num" }, "p-value"),
+    );
+    const body = rows.map((row) => {
+      const p = row.stats?.pairwise ?? {};
+      return h(
+        "tr",
+        { dataset: { exp: row.exp.id } },
+        h("th", { scope: "row", title: row.exp.id }, row.exp.name),
+        h("td", { class: "num", dataset: { role: "wins" } }, this.cell(row, "improved")),
+        h("td", { class: "num", dataset: { role: "ties" } }, typeof p.ties === "number" ? `= ${p.ties}` : "—"),
+        h("td", { class: "num", dataset: { role: "losses" } }, this.cell(row, "regressed")),
+        h("td", { class: "num", dataset: { role: "win-rate" } }, winRate(p)),
+        h("td", { class: "num", dataset: { role: "p-value" } }, binomial(p, row.adjusted)),
+      );
+    });
+    return h(
+      "div",
+      { class: "table-wrap", role: "region", tabindex: "0", "aria-label": `${this.key}: wins, ties and losses per experiment` },
+      h(
+        "table",
+        { class: "pairwise" },
+        h("caption", {}, `“${this.key}”: examples each experiment won, tied or lost against baseline “${baseline}” (pairwise)`),
+        h("thead", {}, head),
+        h("tbody", {}, body),
+      ),
+    );
+  }
+
   table(rows) {
+    if (this.context.pairwise && rows.some((r) => r.stats?.pairwise)) return this.pairwiseTable(rows);
     const withStats = rows.some((r) => r.stats);
     const baseline = this.context.baseline.name;
     const head = h(
@@ -163,6 +205,7 @@ export class KeyCard {
   cell(row, kind) {
     const ids = kind === "improved" ? row.improved : row.regressed;
     const text = `${kind === "improved" ? "▲" : "▼"} ${ids.length}`;
+    const word = this.context.pairwise ? (kind === "improved" ? "won" : "lost") : kind;
     if (ids.length === 0) return h("span", { class: `count ${kind} zero`, dataset: { kind, count: "0" } }, text);
     return h(
       "button",
@@ -170,12 +213,27 @@ export class KeyCard {
         type: "button",
         class: `count ${kind}`,
         dataset: { kind, count: String(ids.length) },
-        "aria-label": `${ids.length} ${kind} in “${row.exp.name}”: list the examples`,
+        "aria-label": `${ids.length} ${word} in “${row.exp.name}”: list the examples`,
         onclick: (e) => this.context.onOpen(this.key, row.exp.id, kind, e.currentTarget),
       },
       text,
     );
   }
+}
+
+function winRate(p) {
+  if (typeof p.win_rate !== "number") return "—";
+  const pct = (x) => `${Math.round(x * 100)}%`;
+  const interval =
+    typeof p.win_rate_ci_low === "number" ? ` [${pct(p.win_rate_ci_low)}, ${pct(p.win_rate_ci_high)}]` : "";
+  return [pct(p.win_rate), interval && h("span", { class: "sub" }, interval)];
+}
+
+function binomial(p, adjusted) {
+  if (typeof p.p_value !== "number") return "—";
+  const notes = ["exact binomial, ties left out"];
+  if (typeof adjusted === "number") notes.push(`Holm across keys ${pValue(adjusted)}`);
+  return [pValue(p.p_value), " ", h("span", { class: "sub" }, `(${notes.join("; ")})`)];
 }
 
 function meanDelta(stats) {

@@ -21,6 +21,9 @@ export class SetupForm {
     this.keysTicket = 0;
     this.form = $("setup");
     this.dataset = $("dataset");
+    this.pairwise = $("pairwise");
+    this.comparatives = []; // pairwise experiments of the chosen dataset
+    this.pairwiseKeys = null; // the keys to tick once a chosen pairwise experiment's load
     this.baseline = $("baseline");
     this.comparisonHint = $("comparison-hint");
     this.comparisonList = $("comparison-list");
@@ -39,6 +42,10 @@ export class SetupForm {
       hooks.onChange();
       this.loadKeys().then(hooks.onChange).catch(hooks.report);
     };
+    this.pairwise.addEventListener("change", () => {
+      this.choosePairwise();
+      experimentsChanged();
+    });
     this.baseline.addEventListener("change", experimentsChanged);
     this.comparisonList.addEventListener("change", experimentsChanged);
     this.keyList.addEventListener("change", hooks.onChange);
@@ -63,6 +70,11 @@ export class SetupForm {
     return { id, name: found?.name ?? id };
   }
 
+  /** The chosen pairwise experiment (as listed), or undefined. */
+  comparative(id) {
+    return this.comparatives.find((c) => c.id === id);
+  }
+
   /** The form as it stands. */
   selection() {
     const baseline = this.baseline.value;
@@ -70,7 +82,8 @@ export class SetupForm {
     const chosen = new Set([baseline, ...comparisons]);
     const filters = Object.fromEntries(Object.entries(this.filterValues()).filter(([id]) => chosen.has(id)));
     const keys = [...this.keyList.querySelectorAll("input:checked")].map((box) => box.value);
-    return { dataset: this.dataset.value, baseline, comparisons, keys, filters };
+    const pairwise = this.pairwise.value;
+    return { dataset: this.dataset.value, pairwise, baseline, comparisons, keys, filters };
   }
 
   /** Ids in a server message, shown with the names people chose. */
@@ -107,6 +120,7 @@ export class SetupForm {
       this.experiments = [];
       this.hooks.report(err);
     }
+    await this.loadPairwise(datasetId, state?.pairwise ?? "");
     const known = new Set(this.experiments.map((e) => e.id));
     const placeholder = this.experiments.length ? "Choose the baseline…" : "No experiments on this dataset";
     fillSelect(this.baseline, placeholder, this.experiments, (e) => e.name);
@@ -133,6 +147,35 @@ export class SetupForm {
     if (state && Object.keys(state.filters).length > 0) this.filters.open = true;
     await this.loadKeys(state ? state.keys : null);
     this.hooks.onChange();
+  }
+
+  /** The dataset's pairwise experiments, as the choices of the pairwise field. */
+  async loadPairwise(datasetId, wanted) {
+    try {
+      this.comparatives = datasetId ? await this.hooks.api().comparatives(datasetId) : [];
+    } catch (err) {
+      this.comparatives = [];
+      this.hooks.report(err);
+    }
+    const label = (c) => `${c.name ?? c.id} (${c.experiments_info.map((e) => e.name).join(" vs ")})`;
+    fillSelect(this.pairwise, "None: compare scores", this.comparatives, label);
+    this.pairwise.disabled = this.comparatives.length === 0;
+    if (wanted && this.comparatives.some((c) => c.id === wanted)) this.pairwise.value = wanted;
+    else if (wanted) this.hooks.report(new Error("The pairwise experiment in this link was not found on this dataset."));
+  }
+
+  /** A pairwise experiment chosen: its first experiment is the baseline, the others are
+   * compared with it, on the keys its evaluator wrote. */
+  choosePairwise() {
+    const chosen = this.comparatives.find((c) => c.id === this.pairwise.value);
+    if (!chosen) return;
+    const [first, ...others] = chosen.experiments_info.map((e) => e.id);
+    this.baseline.value = first ?? "";
+    const wanted = new Set(others);
+    for (const box of this.comparisonList.querySelectorAll("input")) box.checked = wanted.has(box.value);
+    this.pairwiseKeys = Object.entries(chosen.feedback_stats ?? {})
+      .filter(([, stats]) => typeof stats?.avg === "number")
+      .map(([key]) => key);
   }
 
   /** The baseline is not a comparison, and at most ten comparisons can be chosen. */
@@ -208,7 +251,8 @@ export class SetupForm {
     }
     if (ticket !== this.keysTicket) return; // a later change is already loading
     // Read the ticks only now: any box ticked while the keys were loading stays ticked.
-    const keep = new Set(wanted ?? this.selection().keys);
+    const keep = new Set(wanted ?? this.pairwiseKeys ?? this.selection().keys);
+    this.pairwiseKeys = null;
     const found = new Set(chosen.flatMap((id) => Object.keys(this.stats.get(id)?.feedback_stats ?? {})));
     const keys = [...found].sort((a, b) => a.localeCompare(b));
     const extra = [...keep].filter((k) => !found.has(k)); // from a link: keep them visible

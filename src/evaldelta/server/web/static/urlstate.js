@@ -1,7 +1,7 @@
 // The view's shareable state in the query string, so that a link reproduces it.
 // Never the API key: that stays in session storage.
 //
-//   ?dataset=<id>&baseline=<id>&compare=<id>&compare=<id>&key=correct&key=latency
+//   ?dataset=<id>&pairwise=<id>&baseline=<id>&compare=<id>&compare=<id>&key=correct&key=latency
 //    &filter=<session id>:<filter expression>&open=<improved|regressed>:<session id>:<key>
 //    &example=<id>
 
@@ -9,7 +9,7 @@ const KINDS = new Set(["improved", "regressed"]);
 
 /**
  * @typedef {{
- *   dataset: string, baseline: string, comparisons: string[], keys: string[],
+ *   dataset: string, pairwise: string, baseline: string, comparisons: string[], keys: string[],
  *   filters: Record<string, string>,
  *   open: {kind: string, session: string, key: string} | null,
  *   example: string,
@@ -35,6 +35,7 @@ export function readState(search = window.location.search) {
   }
   return {
     dataset: params.get("dataset") ?? "",
+    pairwise: params.get("pairwise") ?? "",
     baseline: params.get("baseline") ?? "",
     comparisons: unique(params.getAll("compare")),
     keys: unique(params.getAll("key")),
@@ -48,6 +49,7 @@ export function readState(search = window.location.search) {
 export function encodeState(state) {
   const params = new URLSearchParams();
   if (state.dataset) params.set("dataset", state.dataset);
+  if (state.pairwise) params.set("pairwise", state.pairwise);
   if (state.baseline) params.set("baseline", state.baseline);
   for (const id of state.comparisons ?? []) params.append("compare", id);
   for (const key of state.keys ?? []) params.append("key", key);
