@@ -76,6 +76,8 @@ class ExampleWhere:
     ids: Sequence[UUID] | None = None
     splits: Sequence[str] | None = None  # in any of them (no split is "base")
     metadata: Mapping[str, Any] | None = None  # every entry equal (as JSON)
+    # An example filter (``delta/filters/examples.py``) over column ``metadata``.
+    filter_sql: tuple[str, list[Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,10 @@ class Store(Protocol):
     def write_example_delete(self, tenant_id: UUID, example_ids: list[UUID]) -> None: ...
     def get_example(self, tenant_id: UUID, example_id: UUID) -> Row | None: ...
     def list_examples(self, tenant_id: UUID, where: ExampleWhere, page: Page) -> list[Row]: ...
+    def write_examples_metadata(
+        self, tenant_id: UUID, dataset_id: UUID, example_ids: list[UUID], operations: list[Row]
+    ) -> list[UUID]: ...
+    def list_splits(self, tenant_id: UUID, dataset_id: UUID) -> list[str]: ...
 
     # sessions
     def write_session(self, tenant_id: UUID, row: Row, *, upsert: bool) -> Row: ...

@@ -24,6 +24,7 @@ from evaldelta.store.base import (
     SessionWhere,
 )
 from evaldelta.store.listing import Listing
+from evaldelta.store.splits import apply_metadata_operations
 
 
 def now() -> datetime:
@@ -87,6 +88,9 @@ class CommonStore:
 
     _list: Listing
 
+    def has_dataset(self, tenant_id: UUID, dataset_id: UUID) -> bool:
+        raise NotImplementedError
+
     def _dataset_query(self, tenant_id: UUID, dataset_id: UUID | None) -> tuple[str, list[Any]]:
         """The backend's dataset query (``datasets`` aliased ``d``, with their counts) of
         the tenant, or of one of its datasets, ending in a WHERE clause."""
@@ -140,6 +144,34 @@ class CommonStore:
 
     def list_examples(self, tenant_id: UUID, where: ExampleWhere, page: Page) -> list[Row]:
         return self._list.examples(tenant_id, where, page)
+
+    def write_example_update(self, tenant_id: UUID, example_id: UUID, changes: Row) -> Row:
+        raise NotImplementedError
+
+    def write_examples_metadata(
+        self, tenant_id: UUID, dataset_id: UUID, example_ids: list[UUID], operations: list[Row]
+    ) -> list[UUID]:
+        """Apply metadata ``operations`` (see ``apply_metadata_operations``) to examples of
+        one dataset; a 404 if the dataset or any example of it is missing."""
+        if not self.has_dataset(tenant_id, dataset_id):
+            # The SDK tells a missing dataset from a missing route by these words.
+            raise NotFound(f"Dataset not found: {dataset_id}")
+        ids = list(dict.fromkeys(example_ids))
+        found = [
+            r
+            for r in self.list_examples(
+                tenant_id, ExampleWhere(dataset_id=dataset_id, ids=ids), Page(0, len(ids))
+            )
+        ]
+        require_examples(ids, (r["id"] for r in found))
+        for row in found:
+            metadata = apply_metadata_operations(row["metadata"], operations)
+            self.write_example_update(tenant_id, row["id"], {"metadata": metadata})
+        return ids
+
+    def list_splits(self, tenant_id: UUID, dataset_id: UUID) -> list[str]:
+        """The names of the dataset's splits, sorted."""
+        return self._list.splits(tenant_id, dataset_id)
 
     # --- sessions -------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from evaldelta.store.base import (
 )
 from evaldelta.store.cursors import decode_cursor, encode_cursor
 from evaldelta.store.dialect import Dialect
+from evaldelta.store.splits import as_listed, stored_splits
 
 Rows = Callable[[str, Sequence[Any]], list[Row]]
 
@@ -101,12 +102,23 @@ class Listing:
         for key, value in (where.metadata or {}).items():
             sql, params = self.dialect.json_member_equals("metadata", key, value)
             q.add(f"AND {sql}", *params)
+        if where.filter_sql is not None:
+            q.add(f"AND ({where.filter_sql[0]})", *where.filter_sql[1])
         rows = self._page(q, "created_at", "id", page)
         for row in rows:
             row.pop("tenant_id", None)
             row["name"] = f"#{str(row['id'])[:4]}"
             row["inputs"] = row.get("inputs") or {}
+            as_listed(row)
         return rows
+
+    def splits(self, tenant_id: UUID, dataset_id: UUID) -> list[str]:
+        """The split names of a dataset's examples, sorted."""
+        rows = self.rows(
+            "SELECT DISTINCT split FROM examples WHERE tenant_id = ? AND dataset_id = ?",
+            [tenant_id, dataset_id],
+        )
+        return sorted({name for r in rows for name in stored_splits(r)})
 
     # --- sessions -------------------------------------------------------------------
 

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import TypeAdapter, ValidationError
 
+from evaldelta.delta.filters.examples import example_filter_to_sql
+from evaldelta.delta.filters.parser import MAX_FILTER_LENGTH, FilterError
 from evaldelta.errors import Invalid, NotFound
 from evaldelta.ingest.multipart import group_example_parts, parse_multipart
 from evaldelta.server.auth import Tenant
 from evaldelta.server.deps import SettingsDep, StoreDep, WriterDep
 from evaldelta.server.models import Example, ExampleCreate, ExamplesCreated, ExampleUpdate
+from evaldelta.server.query import declared_query_only
 from evaldelta.server.routes.body import read_body
 from evaldelta.server.routes.datasets import Limit, Offset
 from evaldelta.store.base import ExampleWhere, Page, Store
 
-router = APIRouter(tags=["examples"])
-platform = APIRouter(tags=["examples"])
+router = APIRouter(tags=["examples"], dependencies=[Depends(declared_query_only)])
+platform = APIRouter(tags=["examples"], dependencies=[Depends(declared_query_only)])
 
 _example_list = TypeAdapter(list[ExampleCreate])
 _update_list = TypeAdapter(list[ExampleUpdate])
@@ -125,6 +128,40 @@ async def update_examples_multipart(
     return {"example_ids": updated, "count": len(updated), "as_of": datetime.now(UTC)}
 
 
+ExampleSelect = Literal[
+    "id",
+    "created_at",
+    "modified_at",
+    "name",
+    "dataset_id",
+    "source_run_id",
+    "metadata",
+    "inputs",
+    "outputs",
+    "attachment_urls",
+]
+
+
+def _metadata_query(metadata: str | None) -> dict[str, Any] | None:
+    if not metadata:
+        return None
+    try:
+        meta = orjson.loads(metadata)
+    except orjson.JSONDecodeError as err:
+        raise Invalid("metadata must be a JSON object", loc=["query", "metadata"]) from err
+    if not isinstance(meta, dict):
+        raise Invalid("metadata must be a JSON object", loc=["query", "metadata"])
+    return meta
+
+
+def _refuse(**given: Any) -> None:
+    """A 422 naming the first of ``given`` (parameters LangSmith has that this server does
+    not serve) that was sent with a value other than its default."""
+    for name, value in given.items():
+        if value is not None and value is not False:
+            raise Invalid(f"{name} is not supported by this server", loc=["query", name])
+
+
 @router.get("/examples", response_model=list[Example])
 def list_examples(
     tenant: Tenant,
@@ -133,18 +170,40 @@ def list_examples(
     id: Annotated[list[UUID] | None, Query()] = None,
     splits: Annotated[list[str] | None, Query()] = None,
     metadata: str | None = None,
+    filter: Annotated[str | None, Query(max_length=MAX_FILTER_LENGTH)] = None,
     offset: Offset = 0,
     limit: Limit = 100,
+    select: Annotated[list[ExampleSelect] | None, Query()] = None,
+    inline_s3_urls: bool = True,
+    exclude_default_fields: bool = False,
+    order: str | None = None,
+    random_seed: float | None = None,
+    descending: bool | None = None,
+    full_text_contains: Annotated[list[str] | None, Query()] = None,
 ) -> Any:
-    meta = None
-    if metadata:
+    """Examples in creation order.  ``select`` may add ``attachment_urls`` (always
+    present, null: attachments are not kept) and ``inline_s3_urls`` changes nothing for
+    the same reason; the parameters this server does not serve are refused."""
+    _refuse(
+        exclude_default_fields=exclude_default_fields,
+        order=order,
+        random_seed=random_seed,
+        descending=descending,
+        full_text_contains=full_text_contains,
+    )
+    filter_sql = None
+    if filter is not None:
         try:
-            meta = orjson.loads(metadata)
-        except orjson.JSONDecodeError as err:
-            raise Invalid("metadata must be a JSON object", loc=["query", "metadata"]) from err
-        if not isinstance(meta, dict):
-            raise Invalid("metadata must be a JSON object", loc=["query", "metadata"])
-    where = ExampleWhere(dataset_id=dataset, ids=id, splits=splits, metadata=meta)
+            filter_sql = example_filter_to_sql(filter, store.filter_dialect)
+        except FilterError as err:
+            raise Invalid(str(err), loc=["query", "filter"]) from err
+    where = ExampleWhere(
+        dataset_id=dataset,
+        ids=id,
+        splits=splits,
+        metadata=_metadata_query(metadata),
+        filter_sql=filter_sql,
+    )
     return store.list_examples(tenant, where, Page(offset, limit))
 
 

@@ -32,6 +32,7 @@ from evaldelta.store.clickhouse.versions import (
 from evaldelta.store.common import CommonStore, now, require_examples
 from evaldelta.store.dialect import Dialect
 from evaldelta.store.listing import Listing
+from evaldelta.store.splits import created_splits, updated_splits
 
 T = TypeVar("T")
 
@@ -201,8 +202,7 @@ class ClickHouseStore(CommonStore):
                 raise NotFound(f"Dataset {dataset_id} not found")
         stamp = now()
         new = []
-        for r in rows:
-            split = r.get("split")
+        for r in map(created_splits, rows):
             new.append(
                 {
                     "tenant_id": tenant_id,
@@ -211,7 +211,7 @@ class ClickHouseStore(CommonStore):
                     "inputs": r.get("inputs") or {},
                     "outputs": r.get("outputs"),
                     "metadata": r.get("metadata"),
-                    "split": [split] if isinstance(split, str) else split,
+                    "split": r["split"],
                     "source_run_id": r.get("source_run_id"),
                     "created_at": r.get("created_at") or stamp,
                     "modified_at": stamp,
@@ -237,10 +237,9 @@ class ClickHouseStore(CommonStore):
             raise NotFound(f"Example {example_id} not found")
         if changes.get("dataset_id"):
             self._require_dataset(tenant_id, changes["dataset_id"])
+        changes = updated_splits(current, changes)
         keep = ("dataset_id", "inputs", "outputs", "metadata", "split")
         merged = {**current, **{k: v for k, v in changes.items() if v is not None and k in keep}}
-        split = merged.get("split")
-        merged["split"] = [split] if isinstance(split, str) else split
         merged["modified_at"] = now()
         put(self._conn, "examples_versions", [merged], {example_id: current})
         self._settle_examples(tenant_id, [example_id])

@@ -40,6 +40,7 @@ from evaldelta.store.duckdb.schema import migrate
 from evaldelta.store.duckdb.seqlock import WriteSequence
 from evaldelta.store.duckdb.snapshot import Snapshot
 from evaldelta.store.listing import Listing
+from evaldelta.store.splits import created_splits, updated_splits
 from evaldelta.store.sqlrows import dump_json, fetch_rows
 
 T = TypeVar("T")
@@ -201,7 +202,7 @@ class DuckDBStore(CommonStore):
     def write_examples(self, tenant_id: UUID, rows: list[Row]) -> list[Row]:
         for dataset_id in {r["dataset_id"] for r in rows}:
             self._require_dataset(tenant_id, dataset_id)
-        by_id = example_rows(tenant_id, rows)
+        by_id = example_rows(tenant_id, [created_splits(r) for r in rows])
         # One Arrow append, not one insert per example.
         with self._writing_examples():
             insert_rows(self._cur(), "examples", EXAMPLE_COLUMNS, list(by_id.values()))
@@ -215,6 +216,7 @@ class DuckDBStore(CommonStore):
             raise NotFound(f"Example {example_id} not found")
         if changes.get("dataset_id"):
             self._require_dataset(tenant_id, changes["dataset_id"])
+        changes = updated_splits(current, changes)
         merged = {**current, **{k: v for k, v in changes.items() if v is not None}}
         with self._writing_examples():
             update_example(self._cur(), tenant_id, example_id, merged)
