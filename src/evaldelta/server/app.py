@@ -23,6 +23,7 @@ from evaldelta.server.routes import (
     runs,
     sessions,
     splits,
+    versions,
 )
 from evaldelta.server.stream_limits import StreamLimits, StreamRegistry
 from evaldelta.server.web import router as web_router
@@ -78,7 +79,17 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.add_exception_handler(RecursionError, too_deep)
     for prefix in ("", "/api/v1"):
-        for module in (info, datasets, examples, splits, sessions, runs, feedback, deltas):
+        for module in (
+            info,
+            datasets,
+            examples,
+            splits,
+            versions,
+            sessions,
+            runs,
+            feedback,
+            deltas,
+        ):
             app.include_router(module.router, prefix=prefix)
     for prefix in ("/v1", "/api/v1"):
         app.include_router(examples.platform, prefix=prefix)

@@ -459,3 +459,26 @@ class ExamplesMetadataUpdate(Request):
 class ExamplesUpdated(Response):
     example_ids: list[UUID]
     count: int
+
+
+# --- dataset versions -------------------------------------------------------------------
+
+
+class DatasetVersion(Response):
+    """A version of a dataset: the time of a change to its examples, and its tags."""
+
+    as_of: datetime
+    tags: list[str] = []
+
+
+class DatasetTagUpdate(Request):
+    """``PUT /datasets/{id}/tags``: name the version in force at ``as_of``."""
+
+    as_of: datetime
+    tag: str = Field(min_length=1, max_length=1000)
+
+
+class DatasetDiff(Response):
+    examples_modified: list[UUID]
+    examples_added: list[UUID]
+    examples_removed: list[UUID]

@@ -78,6 +78,7 @@ class ExampleWhere:
     metadata: Mapping[str, Any] | None = None  # every entry equal (as JSON)
     # An example filter (``delta/filters/examples.py``) over column ``metadata``.
     filter_sql: tuple[str, list[Any]] | None = None
+    as_of: datetime | None = None  # the examples as they were then (None: today's)
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,25 @@ class Store(Protocol):
     def write_examples_metadata(
         self, tenant_id: UUID, dataset_id: UUID, example_ids: list[UUID], operations: list[Row]
     ) -> list[UUID]: ...
-    def list_splits(self, tenant_id: UUID, dataset_id: UUID) -> list[str]: ...
+    def list_splits(self, tenant_id: UUID, dataset_id: UUID, as_of: str | None) -> list[str]: ...
+
+    # dataset versions (``store/dataset_versions.py``)
+    def resolve_as_of(
+        self, tenant_id: UUID, dataset_id: UUID, as_of: str | None, loc: list[str | int]
+    ) -> datetime | None: ...
+    def example_dataset(self, tenant_id: UUID, example_id: UUID) -> UUID | None: ...
+    def read_dataset_version(
+        self, tenant_id: UUID, dataset_id: UUID, as_of: str | None, tag: str | None
+    ) -> Row: ...
+    def list_dataset_versions(
+        self, tenant_id: UUID, dataset_id: UUID, search: str | None, page: Page
+    ) -> list[Row]: ...
+    def write_dataset_tag(
+        self, tenant_id: UUID, dataset_id: UUID, as_of: datetime, tag: str
+    ) -> Row: ...
+    def diff_dataset_versions(
+        self, tenant_id: UUID, dataset_id: UUID, from_version: str, to_version: str
+    ) -> Row: ...
 
     # sessions
     def write_session(self, tenant_id: UUID, row: Row, *, upsert: bool) -> Row: ...

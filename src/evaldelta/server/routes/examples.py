@@ -21,6 +21,7 @@ from evaldelta.server.query import declared_query_only
 from evaldelta.server.routes.body import read_body
 from evaldelta.server.routes.datasets import Limit, Offset
 from evaldelta.store.base import ExampleWhere, Page, Store
+from evaldelta.store.dataset_versions import LATEST, parse_time
 
 router = APIRouter(tags=["examples"], dependencies=[Depends(declared_query_only)])
 platform = APIRouter(tags=["examples"], dependencies=[Depends(declared_query_only)])
@@ -168,6 +169,7 @@ def list_examples(
     store: StoreDep,
     dataset: UUID | None = None,
     id: Annotated[list[UUID] | None, Query()] = None,
+    as_of: str | None = None,
     splits: Annotated[list[str] | None, Query()] = None,
     metadata: str | None = None,
     filter: Annotated[str | None, Query(max_length=MAX_FILTER_LENGTH)] = None,
@@ -181,7 +183,8 @@ def list_examples(
     descending: bool | None = None,
     full_text_contains: Annotated[list[str] | None, Query()] = None,
 ) -> Any:
-    """Examples in creation order.  ``select`` may add ``attachment_urls`` (always
+    """Examples in creation order; ``as_of`` (a time, or a tag of ``dataset``) as they
+    were in that version of their dataset.  ``select`` may add ``attachment_urls`` (always
     present, null: attachments are not kept) and ``inline_s3_urls`` changes nothing for
     the same reason; the parameters this server does not serve are refused."""
     _refuse(
@@ -198,6 +201,7 @@ def list_examples(
         except FilterError as err:
             raise Invalid(str(err), loc=["query", "filter"]) from err
     where = ExampleWhere(
+        as_of=_as_of(store, tenant, dataset, as_of),
         dataset_id=dataset,
         ids=id,
         splits=splits,
@@ -208,11 +212,41 @@ def list_examples(
 
 
 @router.get("/examples/{example_id}", response_model=Example)
-def read_example(example_id: UUID, tenant: Tenant, store: StoreDep) -> Any:
-    found = store.get_example(tenant, example_id)
+def read_example(
+    example_id: UUID,
+    tenant: Tenant,
+    store: StoreDep,
+    as_of: str | None = None,
+    dataset: UUID | None = None,
+) -> Any:
+    """The example today, or with ``as_of`` (a time or a tag) as it was in that version
+    of its dataset (``dataset``, by default the one it is, or was last, in)."""
+    if as_of is None and dataset is None:
+        found = store.get_example(tenant, example_id)
+    else:
+        dataset = dataset or store.example_dataset(tenant, example_id)
+        if dataset is None:
+            raise NotFound(f"Example {example_id} not found")
+        where = ExampleWhere(
+            dataset_id=dataset, ids=[example_id], as_of=_as_of(store, tenant, dataset, as_of)
+        )
+        rows = store.list_examples(tenant, where, Page(0, 1))
+        found = rows[0] if rows else None
     if found is None:
         raise NotFound(f"Example {example_id} not found")
     return found
+
+
+def _as_of(store: Store, tenant: UUID, dataset: UUID | None, as_of: str | None) -> datetime | None:
+    """The time ``as_of`` names (None: today); a tag needs the dataset it is of."""
+    if as_of is None or as_of == LATEST:
+        return None
+    if dataset is not None:
+        return store.resolve_as_of(tenant, dataset, as_of, ["query", "as_of"])
+    at = parse_time(as_of)
+    if at is None:
+        raise Invalid("as_of a tag needs the dataset it tags", loc=["query", "as_of"])
+    return at
 
 
 @router.patch("/examples/{example_id}", response_model=Example)

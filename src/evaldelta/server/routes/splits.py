@@ -12,7 +12,6 @@ from evaldelta.server.auth import Tenant
 from evaldelta.server.deps import StoreDep, WriterDep
 from evaldelta.server.models import ExamplesMetadataUpdate, ExamplesUpdated, SplitsUpdate
 from evaldelta.server.query import declared_query_only
-from evaldelta.server.routes.datasets import require_dataset
 from evaldelta.store.splits import SPLIT_KEY
 
 router = APIRouter(tags=["examples"], dependencies=[Depends(declared_query_only)])
@@ -20,9 +19,9 @@ platform = APIRouter(tags=["examples"], dependencies=[Depends(declared_query_onl
 
 
 @router.get("/datasets/{dataset_id}/splits", response_model=list[str])
-async def list_splits(dataset_id: UUID, tenant: Tenant, store: StoreDep) -> Any:
-    await require_dataset(store, tenant, dataset_id)
-    return store.list_splits(tenant, dataset_id)
+def list_splits(dataset_id: UUID, tenant: Tenant, store: StoreDep, as_of: str | None = None) -> Any:
+    """The dataset's split names; ``as_of`` (a time or a tag) as of a version."""
+    return store.list_splits(tenant, dataset_id, as_of)
 
 
 @router.put("/datasets/{dataset_id}/splits", response_model=list[UUID])

@@ -10,6 +10,7 @@ row through the ``FINAL`` views.  See docs/clickhouse.md.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -17,6 +18,7 @@ from evaldelta.errors import Conflict, NotFound
 from evaldelta.store.base import DeltaQuery, IdList, IngestBatch, Page, Row
 from evaldelta.store.clickhouse import delta as clickhouse_delta
 from evaldelta.store.clickhouse import feedback as clickhouse_feedback
+from evaldelta.store.clickhouse import history
 from evaldelta.store.clickhouse import ingest as clickhouse_ingest
 from evaldelta.store.clickhouse import sessions as clickhouse_sessions
 from evaldelta.store.clickhouse.connection import connect
@@ -172,6 +174,12 @@ class ClickHouseStore(CommonStore):
             "tenant_id = ? AND dataset_id = ?",
             [tenant_id, dataset_id],
         )
+        tombstone_where(
+            self._conn,
+            "dataset_tags_versions",
+            "tenant_id = ? AND dataset_id = ?",
+            [tenant_id, dataset_id],
+        )
         tombstone(self._conn, "datasets_versions", [current])
 
     def has_dataset(self, tenant_id: UUID, dataset_id: UUID) -> bool:
@@ -228,6 +236,7 @@ class ClickHouseStore(CommonStore):
                 self._example_rows(tenant_id, ids),
             )
             self._settle_examples(tenant_id, ids)
+            history.record(self._conn, list(latest.values()))
         found = {r["id"]: r for r in self._examples_by_id(tenant_id, ids)}
         return [found[i] for i in ids]
 
@@ -243,6 +252,7 @@ class ClickHouseStore(CommonStore):
         merged["modified_at"] = now()
         put(self._conn, "examples_versions", [merged], {example_id: current})
         self._settle_examples(tenant_id, [example_id])
+        history.record(self._conn, [merged])
         updated = self.get_example(tenant_id, example_id)
         assert updated is not None
         return updated
@@ -250,7 +260,11 @@ class ClickHouseStore(CommonStore):
     def write_example_delete(self, tenant_id: UUID, example_ids: list[UUID]) -> None:
         found = self._example_rows(tenant_id, example_ids)
         require_examples(example_ids, found)
+        history.record(self._conn, list(found.values()), deleted_at=now())
         tombstone(self._conn, "examples_versions", list(found.values()))
+
+    def _put_tag(self, tenant_id: UUID, dataset_id: UUID, tag: str, as_of: datetime) -> None:
+        history.put_tag(self._conn, tenant_id, dataset_id, tag, as_of)
 
     # --- sessions -----------------------------------------------------------------------
 

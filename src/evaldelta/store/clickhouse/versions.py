@@ -31,6 +31,7 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "runs_versions": ("tenant_id", "session_id", "id"),
     "feedback_versions": ("tenant_id", "key", "run_session_id", "run_example_id", "id"),
     "feedback_configs_versions": ("tenant_id", "feedback_key"),
+    "dataset_tags_versions": ("tenant_id", "dataset_id", "tag"),
 }
 
 

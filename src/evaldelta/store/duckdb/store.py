@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -21,6 +22,7 @@ from evaldelta.store.common import CommonStore, now, require_examples
 from evaldelta.store.dialect import Dialect
 from evaldelta.store.duckdb import delta as duckdb_delta
 from evaldelta.store.duckdb import feedback as duckdb_feedback
+from evaldelta.store.duckdb import history
 from evaldelta.store.duckdb import ingest as duckdb_ingest
 from evaldelta.store.duckdb import sessions as duckdb_sessions
 from evaldelta.store.duckdb.datasets import (
@@ -189,6 +191,7 @@ class DuckDBStore(CommonStore):
                 "DELETE FROM examples WHERE tenant_id = ? AND dataset_id = ?",
                 [tenant_id, dataset_id],
             )
+        history.forget_dataset(cur, tenant_id, dataset_id)
         cur.execute("DELETE FROM datasets WHERE tenant_id = ? AND id = ?", [tenant_id, dataset_id])
 
     def has_dataset(self, tenant_id: UUID, dataset_id: UUID) -> bool:
@@ -206,6 +209,7 @@ class DuckDBStore(CommonStore):
         # One Arrow append, not one insert per example.
         with self._writing_examples():
             insert_rows(self._cur(), "examples", EXAMPLE_COLUMNS, list(by_id.values()))
+            history.record(self._cur(), tenant_id, list(by_id))
         ids = list(by_id)
         found = {r["id"]: r for r in self._examples_by_id(tenant_id, ids)}
         return [found[i] for i in ids]
@@ -220,6 +224,7 @@ class DuckDBStore(CommonStore):
         merged = {**current, **{k: v for k, v in changes.items() if v is not None}}
         with self._writing_examples():
             update_example(self._cur(), tenant_id, example_id, merged)
+            history.record(self._cur(), tenant_id, [example_id])
         updated = self.get_example(tenant_id, example_id)
         assert updated is not None
         return updated
@@ -229,10 +234,14 @@ class DuckDBStore(CommonStore):
             example_ids, (r["id"] for r in self._examples_by_id(tenant_id, example_ids))
         )
         with self._writing_examples():
+            history.record_deletes(self._cur(), tenant_id, example_ids, now())
             self._cur().execute(
                 "DELETE FROM examples WHERE tenant_id = ? AND id IN (SELECT unnest(?::UUID[]))",
                 [tenant_id, [str(i) for i in example_ids]],
             )
+
+    def _put_tag(self, tenant_id: UUID, dataset_id: UUID, tag: str, as_of: datetime) -> None:
+        history.put_tag(self._cur(), tenant_id, dataset_id, tag, as_of)
 
     # --- sessions -----------------------------------------------------------------------
 
