@@ -109,6 +109,8 @@ def test_a_tag_moves_to_the_version_named(served: Server) -> None:
         example_ids=[e.id for e in client.list_examples(dataset_id=dataset.id)],
     )
     assert client.list_dataset_splits(dataset_id=dataset.id) == ["base", "gold"]
+    # One request changing two examples is one version.
+    assert len(list(client.list_dataset_versions(dataset_id=dataset.id))) == 3
     assert client.list_dataset_splits(dataset_id=dataset.id, as_of="prod") == ["base"]
 
 

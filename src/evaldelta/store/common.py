@@ -148,7 +148,9 @@ class CommonStore:
     def list_examples(self, tenant_id: UUID, where: ExampleWhere, page: Page) -> list[Row]:
         return self._list.examples(tenant_id, where, page)
 
-    def write_example_update(self, tenant_id: UUID, example_id: UUID, changes: Row) -> Row:
+    def write_example_update(
+        self, tenant_id: UUID, example_id: UUID, changes: Row, stamp: datetime | None = None
+    ) -> Row:
         raise NotImplementedError
 
     def write_examples_metadata(
@@ -160,16 +162,13 @@ class CommonStore:
             # The SDK tells a missing dataset from a missing route by these words.
             raise NotFound(f"Dataset not found: {dataset_id}")
         ids = list(dict.fromkeys(example_ids))
-        found = [
-            r
-            for r in self.list_examples(
-                tenant_id, ExampleWhere(dataset_id=dataset_id, ids=ids), Page(0, len(ids))
-            )
-        ]
+        where = ExampleWhere(dataset_id=dataset_id, ids=ids)
+        found = self.list_examples(tenant_id, where, Page(0, len(ids)))
         require_examples(ids, (r["id"] for r in found))
+        stamp = now()  # one version for the request
         for row in found:
             metadata = apply_metadata_operations(row["metadata"], operations)
-            self.write_example_update(tenant_id, row["id"], {"metadata": metadata})
+            self.write_example_update(tenant_id, row["id"], {"metadata": metadata}, stamp)
         return ids
 
     def list_splits(self, tenant_id: UUID, dataset_id: UUID, as_of: str | None) -> list[str]:

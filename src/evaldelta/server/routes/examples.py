@@ -118,11 +118,12 @@ async def update_examples_multipart(
     ]
 
     def apply(store: Store) -> list[UUID]:
+        stamp = datetime.now(UTC)  # one dataset version for the request
         for example_id, change in changes:
             current = store.get_example(tenant, example_id)
             if current is None or current["dataset_id"] != dataset_id:
                 raise NotFound(f"Example {example_id} not found in dataset {dataset_id}")
-            store.write_example_update(tenant, example_id, change)
+            store.write_example_update(tenant, example_id, change, stamp)
         return [example_id for example_id, _ in changes]
 
     updated = await writer.call(apply)

@@ -240,7 +240,9 @@ class ClickHouseStore(CommonStore):
         found = {r["id"]: r for r in self._examples_by_id(tenant_id, ids)}
         return [found[i] for i in ids]
 
-    def write_example_update(self, tenant_id: UUID, example_id: UUID, changes: Row) -> Row:
+    def write_example_update(
+        self, tenant_id: UUID, example_id: UUID, changes: Row, stamp: datetime | None = None
+    ) -> Row:
         current = self._example_rows(tenant_id, [example_id]).get(example_id)
         if current is None:
             raise NotFound(f"Example {example_id} not found")
@@ -249,7 +251,7 @@ class ClickHouseStore(CommonStore):
         changes = updated_splits(current, changes)
         keep = ("dataset_id", "inputs", "outputs", "metadata", "split")
         merged = {**current, **{k: v for k, v in changes.items() if v is not None and k in keep}}
-        merged["modified_at"] = now()
+        merged["modified_at"] = stamp or now()
         put(self._conn, "examples_versions", [merged], {example_id: current})
         self._settle_examples(tenant_id, [example_id])
         history.record(self._conn, [merged])

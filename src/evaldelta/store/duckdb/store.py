@@ -214,7 +214,9 @@ class DuckDBStore(CommonStore):
         found = {r["id"]: r for r in self._examples_by_id(tenant_id, ids)}
         return [found[i] for i in ids]
 
-    def write_example_update(self, tenant_id: UUID, example_id: UUID, changes: Row) -> Row:
+    def write_example_update(
+        self, tenant_id: UUID, example_id: UUID, changes: Row, stamp: datetime | None = None
+    ) -> Row:
         current = self.get_example(tenant_id, example_id)
         if current is None:
             raise NotFound(f"Example {example_id} not found")
@@ -223,7 +225,7 @@ class DuckDBStore(CommonStore):
         changes = updated_splits(current, changes)
         merged = {**current, **{k: v for k, v in changes.items() if v is not None}}
         with self._writing_examples():
-            update_example(self._cur(), tenant_id, example_id, merged)
+            update_example(self._cur(), tenant_id, example_id, merged, stamp or now())
             history.record(self._cur(), tenant_id, [example_id])
         updated = self.get_example(tenant_id, example_id)
         assert updated is not None
