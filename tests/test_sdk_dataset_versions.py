@@ -146,6 +146,22 @@ def test_bad_versions_are_clear_4xx(served: Server) -> None:
         list(client.list_examples(dataset_id=dataset.id, as_of=before))
 
 
+def test_a_dataset_made_again_under_its_id_starts_afresh(served: Server) -> None:
+    client = served.sdk()
+    dataset = client.create_dataset(unique("again"))
+    client.create_examples(dataset_id=dataset.id, examples=[{"inputs": {"q": 1}}])
+    old = client.read_dataset_version(dataset_id=dataset.id, tag="latest")
+    client.update_dataset_tag(dataset_id=dataset.id, as_of=old.as_of, tag="old")
+    client.delete_dataset(dataset_id=dataset.id)
+    with served.http() as http:
+        made = http.post("/datasets", json={"name": unique("again"), "id": str(dataset.id)})
+        assert made.status_code == 200, made.text
+    assert list(client.list_dataset_versions(dataset_id=dataset.id)) == []
+    assert questions(client, dataset.id, as_of=old.as_of + timedelta(days=1)) == []
+    with pytest.raises(LangSmithNotFoundError):
+        client.read_dataset_version(dataset_id=dataset.id, tag="old")
+
+
 def test_versions_of_another_tenant_are_404(served: Server) -> None:
     alpha = served.sdk("alpha")
     dataset = alpha.create_dataset(unique("private-versions"))

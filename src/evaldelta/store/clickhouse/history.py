@@ -41,6 +41,15 @@ def record(conn: Connection, rows: Sequence[Row], *, deleted_at: datetime | None
         conn.insert("example_history", COLUMNS, out)
 
 
+def forget_dataset(conn: Connection, tenant_id: UUID, dataset_id: UUID) -> None:
+    """Drop the history of a deleted dataset (a lightweight delete: datasets are rarely
+    deleted, and one made again under the same id must not inherit it)."""
+    conn.command(
+        "DELETE FROM example_history WHERE tenant_id = ? AND dataset_id = ?",
+        [tenant_id, dataset_id],
+    )
+
+
 def put_tag(conn: Connection, tenant_id: UUID, dataset_id: UUID, tag: str, as_of: datetime) -> None:
     """Point ``tag`` at the version ``as_of`` (moving it if it named another)."""
     current = conn.one(

@@ -174,6 +174,7 @@ class ClickHouseStore(CommonStore):
             "tenant_id = ? AND dataset_id = ?",
             [tenant_id, dataset_id],
         )
+        history.forget_dataset(self._conn, tenant_id, dataset_id)
         tombstone_where(
             self._conn,
             "dataset_tags_versions",
