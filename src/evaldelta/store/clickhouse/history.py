@@ -1,5 +1,5 @@
 """Dataset versions on ClickHouse: every write to an example appends its new state to
-``example_history`` (see migration 2), a plain history that merges never shorten; the
+``example_history`` (see migration 3), a plain history that merges never shorten; the
 reads are ``store/listing.py``'s."""
 
 from __future__ import annotations

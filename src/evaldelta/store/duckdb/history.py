@@ -1,5 +1,5 @@
 """Dataset versions on DuckDB: every write to an example appends its new state to
-``example_history`` (see migration 4); the reads are ``store/listing.py``'s."""
+``example_history`` (see migration 5); the reads are ``store/listing.py``'s."""
 
 from __future__ import annotations
 
