@@ -14,7 +14,16 @@ from evaldelta.server.auth import KeyCache
 from evaldelta.server.body_limit import BodySizeLimit
 from evaldelta.server.error_handlers import install_error_handlers
 from evaldelta.server.openapi import document_errors
-from evaldelta.server.routes import datasets, deltas, examples, feedback, info, runs, sessions
+from evaldelta.server.routes import (
+    datasets,
+    deltas,
+    examples,
+    feedback,
+    info,
+    results,
+    runs,
+    sessions,
+)
 from evaldelta.server.stream_limits import StreamLimits, StreamRegistry
 from evaldelta.server.web import router as web_router
 from evaldelta.settings import Settings
@@ -73,6 +82,9 @@ def create_app(settings: Settings) -> FastAPI:
             app.include_router(module.router, prefix=prefix)
     for prefix in ("/v1", "/api/v1"):
         app.include_router(examples.platform, prefix=prefix)
+    app.include_router(results.router, prefix="")
+    app.include_router(results.router, prefix="/api/v1")
+    app.include_router(results.v2, prefix="/api/v2")
     app.include_router(web_router)  # the comparison page at / and /ui
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -19,11 +19,13 @@ from evaldelta.store.base import (
     ExampleWhere,
     FeedbackWhere,
     Page,
+    ResultsQuery,
     Row,
     RunWhere,
     SessionWhere,
 )
 from evaldelta.store.listing import Listing
+from evaldelta.store.results import experiment_results
 
 
 def now() -> datetime:
@@ -176,6 +178,11 @@ class CommonStore:
 
     def list_feedback(self, tenant_id: UUID, where: FeedbackWhere, page: Page) -> list[Row]:
         return self._list.feedback(tenant_id, where, page)
+
+    # --- experiment results --------------------------------------------------------
+
+    def experiment_results(self, tenant_id: UUID, query: ResultsQuery) -> list[Row]:
+        return experiment_results(self._list, tenant_id, query)
 
     # --- feedback configs -----------------------------------------------------------
 
