@@ -52,6 +52,15 @@ class Seed:
     def v2(self, path: str, body: dict[str, Any]) -> Any:
         return self.http.post(self.url + "/api/v2" + path, json=body).json()
 
+    def categorical(self) -> dict[str, Any]:
+        """The body naming a new categorical config of three categories."""
+        key = unique("cat")
+        config = {"type": "categorical", "categories": [{"value": v} for v in (1, 2, 3)]}
+        self.http.post(
+            "/feedback-configs", json={"feedback_key": key, "feedback_config": config}
+        ).raise_for_status()
+        return {"feedback_key": key}
+
     def example(self) -> dict[str, Any]:
         """A new example of ``dataset`` (for calls that change or delete one)."""
         return self.http.post(
@@ -394,6 +403,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("PATCH", "/feedback-configs"): Route(
         body=lambda s: {"feedback_key": "summary"},
         samples={
+            "add_categories": Sample(
+                lambda s: [{"value": 9, "label": "z"}], base=lambda s: s.categorical()
+            ),
+            "remove_categories": Sample(lambda s: [1], base=lambda s: s.categorical()),
+            "id": lambda s: str(uuid.uuid4()),
             "feedback_key": lambda s: "correct",
             "feedback_config": lambda s: {
                 "type": "continuous",
@@ -477,6 +491,7 @@ ROUTES: dict[tuple[str, str], Route] = {
 # Parameters evaldelta does not support: each must be refused with a 422 that names it.
 REFUSED = {
     ("POST", "/datasets/{dataset_id}/runs"): {"format", "include_annotator_detail"},
+    ("PATCH", "/feedback-configs"): {"id"},
 }
 
 # Parameters that another part of issue 16 makes visible (each entry says which); listed so

@@ -270,10 +270,21 @@ class FeedbackConfigCreate(Request):
     is_lower_score_better: bool | None = False
 
 
+class FeedbackCategory(Request):
+    value: float
+    label: str | None = Field(default=None, min_length=1)
+
+
 class FeedbackConfigUpdate(Request):
     feedback_key: str = Field(min_length=1, max_length=180)
     feedback_config: FeedbackConfig | None = None
     is_lower_score_better: bool | None = None
+    # What the SDK's add_feedback_categories / remove_feedback_categories send.
+    add_categories: list[FeedbackCategory] | None = Field(default=None, max_length=1000)
+    remove_categories: list[float] | None = Field(default=None, max_length=1000)
+    id: UUID | None = Field(
+        default=None, description="Not supported (a key has one config): refused with a 422"
+    )
 
 
 class FeedbackConfigOut(Response):
