@@ -444,13 +444,14 @@ def test_example_crud(shared_server: Server, http: httpx.Client) -> None:
     assert [e.id for e in client.list_examples(example_ids=ids[:2])] == ids[:2]
 
     read = client.read_example(example["id"])
-    assert read.outputs == {"a": 1} and read.metadata == {"tag": "x"}
+    # LangSmith's shape: the example's splits live in its metadata ("base" by default).
+    assert read.outputs == {"a": 1} and read.metadata == {"tag": "x", "dataset_split": ["base"]}
 
     # update_example goes multipart too (PATCH /v1/platform/datasets/{id}/examples).
     client.update_example(example["id"], inputs={"q": "changed"}, metadata={"tag": "y"})
     read = client.read_example(example["id"])
     assert read.inputs == {"q": "changed"} and read.outputs == {"a": 1}
-    assert read.metadata == {"tag": "y"}
+    assert read.metadata == {"tag": "y", "dataset_split": ["base"]}
     patched = http.patch(f"/examples/{example['id']}", json={"outputs": {"a": 2}})
     assert patched.status_code == 200 and patched.json()["outputs"] == {"a": 2}
     assert patched.json()["inputs"] == {"q": "changed"}

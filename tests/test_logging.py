@@ -122,6 +122,20 @@ def test_no_key_appears_in_the_output_of_a_tracing_server(tmp_path: Path) -> Non
             listed = http.get(f"/datasets/{dataset.id}/comparative").json()
             assert [c["id"] for c in listed] == [str(pair.id)]
             assert http.delete(f"/datasets/comparative/{pair.id}").status_code == 200
+        # The routes of splits, example filters and dataset versions log like the rest.
+        examples = list(
+            client.list_examples(dataset_id=dataset.id, filter='exists(metadata, "dataset_split")')
+        )
+        client.update_dataset_splits(
+            dataset_id=dataset.id, split_name="ci", example_ids=[e.id for e in examples]
+        )
+        version = client.read_dataset_version(dataset_id=dataset.id, tag="latest")
+        client.update_dataset_tag(dataset_id=dataset.id, as_of=version.as_of, tag="logged")
+        assert client.list_dataset_splits(dataset_id=dataset.id, as_of="logged") == ["base", "ci"]
+        assert len(list(client.list_dataset_versions(dataset_id=dataset.id))) == 2
+        client.diff_dataset_versions(
+            dataset_id=dataset.id, from_version="logged", to_version="latest"
+        )
         served.process.send_signal(signal.SIGTERM)
         assert served.process.wait(timeout=EXIT_TIMEOUT) == 0
 

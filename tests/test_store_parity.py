@@ -2,9 +2,10 @@
 server on DuckDB and a server on ClickHouse (chDB), every response compared.
 
 The script touches every store method through the API a client uses: datasets, examples
-(paging, splits, metadata, moves, deletes), projects (create, upsert, conflicts, stats),
-runs (posts and patches in any order, retries, filters, cursors), feedback (before its
-run, updates, deletes, every list filter), feedback configs, and both delta endpoints.
+(paging, splits, metadata, moves, deletes, filters, versions and tags), projects
+(create, upsert, conflicts, stats), runs (posts and patches in any order, retries,
+filters, cursors), feedback (before its run, updates, deletes, every list filter),
+feedback configs, and both delta endpoints.
 Ids the server makes and times it stamps differ between runs by nature; they are replaced
 by placeholders, in order of first appearance, before the comparison.
 """
@@ -88,6 +89,25 @@ def script(http: httpx.Client) -> Iterator[Step]:
     call("delete", "DELETE", f"/examples/{uid(106)}")
     call("datasets", "GET", "/datasets", params={"name_contains": "PAR"})
     call("dataset counts", "GET", f"/datasets/{uid(2)}")
+    call("splits", "GET", f"/datasets/{ds}/splits")
+    gold = {"split_name": "gold", "examples": [uid(100), uid(101), uid(102)]}
+    call("split add", "PUT", f"/datasets/{ds}/splits", json=gold)
+    bulk = {
+        "example_ids": [uid(102)],
+        "operations": [{"key": "dataset_split", "operation": "array_remove", "values": ["gold"]}],
+    }
+    call("split remove", "PATCH", f"/platform/datasets/{ds}/examples/metadata", json=bulk)
+    in_gold = (
+        """and(has(metadata, '{"dataset_split": ["gold"]}'), not(has(metadata, '{"k": 1}')))"""
+    )
+    call("example filter", "GET", "/examples", params={"dataset": ds, "filter": in_gold})
+    versions = call("versions", "GET", f"/datasets/{ds}/versions")
+    first = {"as_of": versions[-1]["as_of"], "tag": "first"}
+    call("tag", "PUT", f"/datasets/{ds}/tags", json=first)
+    call("as of tag", "GET", "/examples", params={"dataset": ds, "as_of": "first"})
+    call("splits as of", "GET", f"/datasets/{ds}/splits", params={"as_of": "first"})
+    diff = {"from_version": "first", "to_version": "latest"}
+    call("diff", "GET", f"/datasets/{ds}/versions/diff", params=diff)
 
     base, cand = uid(200), uid(201)
     for sid, name in ((base, "base"), (cand, "cand")):
@@ -384,3 +404,8 @@ def test_the_script_exercises_what_it_claims(answers: dict[str, list[Step]]) -> 
     ]
     assert any(improved)
     assert steps["project stats"]["run_count"] == 6
+    assert steps["example filter"] and all(
+        e["metadata"]["k"] == 0 and "gold" in e["metadata"]["dataset_split"]
+        for e in steps["example filter"]
+    )
+    assert len(steps["versions"]) >= 5 and steps["diff"]["examples_removed"]

@@ -24,6 +24,8 @@ from evaldelta.server.routes import (
     info,
     runs,
     sessions,
+    splits,
+    versions,
 )
 from evaldelta.server.stream_limits import StreamLimits, StreamRegistry
 from evaldelta.server.web import router as web_router
@@ -81,10 +83,22 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(RecursionError, too_deep)
     for prefix in ("", "/api/v1"):
         # comparative before datasets: ``/datasets/comparative`` is no dataset id.
-        for module in (info, comparative, datasets, examples, sessions, runs, feedback, deltas):
+        for module in (
+            info,
+            comparative,
+            datasets,
+            examples,
+            splits,
+            versions,
+            sessions,
+            runs,
+            feedback,
+            deltas,
+        ):
             app.include_router(module.router, prefix=prefix)
     for prefix in ("/v1", "/api/v1"):
         app.include_router(examples.platform, prefix=prefix)
+        app.include_router(splits.platform, prefix=prefix)
     app.include_router(web_router)  # the comparison page at / and /ui
     app.add_middleware(
         BodyLimit,

@@ -7,7 +7,7 @@ always materialise the keys the SDK requires, null or not.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -123,7 +123,8 @@ class ExampleCreate(Request):
     inputs: JsonObject | None = None
     outputs: JsonObject | None = None
     metadata: JsonObject | None = None
-    split: list[str] | str | None = "base"
+    # Unset (or null): ``metadata.dataset_split`` if given, else "base" (see store/splits.py).
+    split: list[str] | str | None = None
     source_run_id: UUID | None = None
     created_at: datetime | None = None
 
@@ -487,3 +488,56 @@ class ComparativeExperiment(ComparativeExperimentBase):
 
     experiments_info: list[ExperimentInfo]
     feedback_stats: JsonObject | None = None
+
+
+# --- dataset splits ---------------------------------------------------------------------
+
+
+class SplitsUpdate(Request):
+    """``PUT /datasets/{id}/splits``: add examples to a split, or take them out of it."""
+
+    split_name: str = Field(min_length=1, max_length=1000)
+    examples: list[UUID] = Field(min_length=1, max_length=10_000)
+    remove: bool = False
+
+
+class MetadataOperation(Request):
+    key: str = Field(min_length=1, max_length=1000)
+    operation: Annotated[str, Field(pattern="(?i)^(array_add|array_remove)$")]
+    values: list[Any] = Field(min_length=1)
+
+
+class ExamplesMetadataUpdate(Request):
+    """``PATCH /platform/datasets/{id}/examples/metadata``: the same operations on many
+    examples' metadata (the SDK's ``update_dataset_splits`` sends ``dataset_split``)."""
+
+    example_ids: list[UUID] = Field(min_length=1, max_length=10_000)
+    operations: list[MetadataOperation] = Field(min_length=1, max_length=100)
+
+
+class ExamplesUpdated(Response):
+    example_ids: list[UUID]
+    count: int
+
+
+# --- dataset versions -------------------------------------------------------------------
+
+
+class DatasetVersion(Response):
+    """A version of a dataset: the time of a change to its examples, and its tags."""
+
+    as_of: datetime
+    tags: list[str] = []
+
+
+class DatasetTagUpdate(Request):
+    """``PUT /datasets/{id}/tags``: name the version in force at ``as_of``."""
+
+    as_of: datetime
+    tag: str = Field(min_length=1, max_length=1000)
+
+
+class DatasetDiff(Response):
+    examples_modified: list[UUID]
+    examples_added: list[UUID]
+    examples_removed: list[UUID]

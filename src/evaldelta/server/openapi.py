@@ -61,14 +61,15 @@ def _api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
 
 def error_statuses(route: APIRoute) -> list[int]:
     """The error statuses an operation can answer, derived from what it depends on: the
-    API key (401, 403, and 422 for anything it validates), a path id (404), a body (400,
-    413, 415 for its Content-Encoding, 429 when the server's decoding budget is spent),
-    the writer (404 and 409 for the objects a write names, 429 when its queue is full)."""
+    API key (401, 403, and 422 for anything it validates), a path id or a dataset version
+    (``as_of``, a tag that may not exist) (404), a body (400, 413, 415 for its
+    Content-Encoding, 429 when the server's decoding budget is spent), the writer (404 and
+    409 for the objects a write names, 429 when its queue is full)."""
     calls = _calls(route.dependant)
     if current_tenant not in calls:
         return []
     codes = {401, 403, 422}
-    if route.dependant.path_params:
+    if route.dependant.path_params or any(p.alias == "as_of" for p in route.dependant.query_params):
         codes.add(404)
     if (route.methods or set()) & {"POST", "PATCH", "PUT"}:
         codes |= {400, 413, 415, 429}

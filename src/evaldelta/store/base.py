@@ -76,6 +76,9 @@ class ExampleWhere:
     ids: Sequence[UUID] | None = None
     splits: Sequence[str] | None = None  # in any of them (no split is "base")
     metadata: Mapping[str, Any] | None = None  # every entry equal (as JSON)
+    # An example filter (``delta/filters/examples.py``) over column ``metadata``.
+    filter_sql: tuple[str, list[Any]] | None = None
+    as_of: datetime | None = None  # the examples as they were then (None: today's)
 
 
 @dataclass(frozen=True)
@@ -186,10 +189,38 @@ class Store(Protocol):
 
     # examples
     def write_examples(self, tenant_id: UUID, rows: list[Row]) -> list[Row]: ...
-    def write_example_update(self, tenant_id: UUID, example_id: UUID, changes: Row) -> Row: ...
+    def write_example_update(
+        self, tenant_id: UUID, example_id: UUID, changes: Row, stamp: datetime | None = None
+    ) -> Row:
+        """Change one example; ``stamp`` (default now) is the time of the change: one
+        request changing many examples makes one dataset version."""
+        ...
+
     def write_example_delete(self, tenant_id: UUID, example_ids: list[UUID]) -> None: ...
     def get_example(self, tenant_id: UUID, example_id: UUID) -> Row | None: ...
     def list_examples(self, tenant_id: UUID, where: ExampleWhere, page: Page) -> list[Row]: ...
+    def write_examples_metadata(
+        self, tenant_id: UUID, dataset_id: UUID, example_ids: list[UUID], operations: list[Row]
+    ) -> list[UUID]: ...
+    def list_splits(self, tenant_id: UUID, dataset_id: UUID, as_of: str | None) -> list[str]: ...
+
+    # dataset versions (``store/dataset_versions.py``)
+    def resolve_as_of(
+        self, tenant_id: UUID, dataset_id: UUID, as_of: str | None, loc: list[str | int]
+    ) -> datetime | None: ...
+    def example_dataset(self, tenant_id: UUID, example_id: UUID) -> UUID | None: ...
+    def read_dataset_version(
+        self, tenant_id: UUID, dataset_id: UUID, as_of: str | None, tag: str | None
+    ) -> Row: ...
+    def list_dataset_versions(
+        self, tenant_id: UUID, dataset_id: UUID, search: str | None, page: Page
+    ) -> list[Row]: ...
+    def write_dataset_tag(
+        self, tenant_id: UUID, dataset_id: UUID, as_of: datetime, tag: str
+    ) -> Row: ...
+    def diff_dataset_versions(
+        self, tenant_id: UUID, dataset_id: UUID, from_version: str, to_version: str
+    ) -> Row: ...
 
     # sessions
     def write_session(self, tenant_id: UUID, row: Row, *, upsert: bool) -> Row: ...

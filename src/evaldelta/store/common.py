@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from evaldelta.errors import Conflict, NotFound
+from evaldelta.errors import Conflict, Invalid, NotFound
 from evaldelta.store import comparative
 from evaldelta.store.base import (
     ComparativeWhere,
@@ -26,7 +26,11 @@ from evaldelta.store.base import (
     RunWhere,
     SessionWhere,
 )
+from evaldelta.store.dataset_versions import LATEST, DatasetVersions, version_at
+from evaldelta.store.dataset_versions import diff as version_diff
+from evaldelta.store.dataset_versions import resolve as resolve_version
 from evaldelta.store.listing import Listing
+from evaldelta.store.splits import apply_metadata_operations
 
 
 def now() -> datetime:
@@ -90,6 +94,9 @@ class CommonStore:
 
     _list: Listing
 
+    def has_dataset(self, tenant_id: UUID, dataset_id: UUID) -> bool:
+        raise NotImplementedError
+
     def _dataset_query(self, tenant_id: UUID, dataset_id: UUID | None) -> tuple[str, list[Any]]:
         """The backend's dataset query (``datasets`` aliased ``d``, with their counts) of
         the tenant, or of one of its datasets, ending in a WHERE clause."""
@@ -151,6 +158,102 @@ class CommonStore:
 
     def list_examples(self, tenant_id: UUID, where: ExampleWhere, page: Page) -> list[Row]:
         return self._list.examples(tenant_id, where, page)
+
+    def write_example_update(
+        self, tenant_id: UUID, example_id: UUID, changes: Row, stamp: datetime | None = None
+    ) -> Row:
+        raise NotImplementedError
+
+    def write_examples_metadata(
+        self, tenant_id: UUID, dataset_id: UUID, example_ids: list[UUID], operations: list[Row]
+    ) -> list[UUID]:
+        """Apply metadata ``operations`` (see ``apply_metadata_operations``) to examples of
+        one dataset; a 404 if the dataset or any example of it is missing."""
+        if not self.has_dataset(tenant_id, dataset_id):
+            # The SDK tells a missing dataset from a missing route by these words.
+            raise NotFound(f"Dataset not found: {dataset_id}")
+        ids = list(dict.fromkeys(example_ids))
+        where = ExampleWhere(dataset_id=dataset_id, ids=ids)
+        found = self.list_examples(tenant_id, where, Page(0, len(ids)))
+        require_examples(ids, (r["id"] for r in found))
+        stamp = now()  # one version for the request
+        for row in found:
+            metadata = apply_metadata_operations(row["metadata"], operations)
+            self.write_example_update(tenant_id, row["id"], {"metadata": metadata}, stamp)
+        return ids
+
+    def list_splits(self, tenant_id: UUID, dataset_id: UUID, as_of: str | None) -> list[str]:
+        """The names of the dataset's splits (as of a version), sorted."""
+        at = self.resolve_as_of(tenant_id, dataset_id, as_of, ["query", "as_of"])
+        return self._list.splits(tenant_id, dataset_id, at)
+
+    # --- dataset versions (see dataset_versions.py) -----------------------------------
+
+    def _put_tag(self, tenant_id: UUID, dataset_id: UUID, tag: str, as_of: datetime) -> None:
+        raise NotImplementedError
+
+    @property
+    def _versions(self) -> DatasetVersions:
+        return DatasetVersions(self._list)
+
+    def resolve_as_of(
+        self, tenant_id: UUID, dataset_id: UUID, as_of: str | None, loc: list[str | int]
+    ) -> datetime | None:
+        """The time an ``as_of`` (a time, a tag, ``"latest"``) names; None for today."""
+        dataset = self._require_dataset(tenant_id, dataset_id)
+        return resolve_version(self._versions, tenant_id, dataset, as_of, loc)
+
+    def example_dataset(self, tenant_id: UUID, example_id: UUID) -> UUID | None:
+        """The dataset an example is, or was last, in."""
+        return self._versions.dataset_of(tenant_id, example_id)
+
+    def read_dataset_version(
+        self, tenant_id: UUID, dataset_id: UUID, as_of: str | None, tag: str | None
+    ) -> Row:
+        """The version in force at ``as_of``, or the one ``tag`` names."""
+        dataset = self._require_dataset(tenant_id, dataset_id)
+        if tag is not None and tag != LATEST:
+            at = self._versions.tag_at(tenant_id, dataset_id, tag)
+            if at is None:
+                raise NotFound(f"Tag {tag!r} not found on dataset {dataset_id}")
+        else:
+            at = resolve_version(self._versions, tenant_id, dataset, as_of, ["query", "as_of"])
+        version = version_at(self._versions, tenant_id, dataset, at)
+        return {
+            "as_of": version,
+            "tags": self._versions.tags(tenant_id, dataset_id).get(version, []),
+        }
+
+    def list_dataset_versions(
+        self, tenant_id: UUID, dataset_id: UUID, search: str | None, page: Page
+    ) -> list[Row]:
+        self._require_dataset(tenant_id, dataset_id)
+        return self._versions.versions(tenant_id, dataset_id, search, page)
+
+    def write_dataset_tag(
+        self, tenant_id: UUID, dataset_id: UUID, as_of: datetime, tag: str
+    ) -> Row:
+        """Point ``tag`` at the version in force at ``as_of``."""
+        dataset = self._require_dataset(tenant_id, dataset_id)
+        if tag == LATEST:
+            raise Invalid(f"{LATEST!r} always names today's version", loc=["body", "tag"])
+        at = resolve_version(self._versions, tenant_id, dataset, as_of, ["body", "as_of"])
+        version = version_at(self._versions, tenant_id, dataset, at)
+        self._put_tag(tenant_id, dataset_id, tag, version)
+        return {
+            "as_of": version,
+            "tags": self._versions.tags(tenant_id, dataset_id).get(version, []),
+        }
+
+    def diff_dataset_versions(
+        self, tenant_id: UUID, dataset_id: UUID, from_version: str, to_version: str
+    ) -> Row:
+        """The examples added, removed and modified from one version to another."""
+        stamps = []
+        for name, text in (("from_version", from_version), ("to_version", to_version)):
+            at = self.resolve_as_of(tenant_id, dataset_id, text, ["query", name])
+            stamps.append(self._list.example_stamps(tenant_id, dataset_id, at))
+        return version_diff(stamps[0], stamps[1])
 
     # --- sessions -------------------------------------------------------------------
 

@@ -80,6 +80,14 @@ class Dialect(Protocol):
     def json_is_string(self, value: str) -> str:
         """Whether a JSON value is a string."""
 
+    def json_member_exists(self, doc: str, key: str) -> tuple[str, list[Any]]:
+        """JSON object ``doc`` has member ``key`` (user input, a parameter), even a null
+        one; false when ``doc`` is NULL or not an object."""
+
+    def json_member_contains(self, doc: str, key: str, value: Any) -> tuple[str, list[Any]]:
+        """Member ``key`` (a parameter) of JSON object ``doc`` is an array holding
+        ``value`` (compared as JSON); false otherwise."""
+
     def count_if(self, cond: str) -> str:
         """How many rows of the group satisfy ``cond``."""
 

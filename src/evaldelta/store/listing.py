@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -25,8 +26,15 @@ from evaldelta.store.base import (
 )
 from evaldelta.store.cursors import decode_cursor, encode_cursor
 from evaldelta.store.dialect import Dialect
+from evaldelta.store.splits import as_listed, stored_splits
 
 Rows = Callable[[str, Sequence[Any]], list[Row]]
+
+# The columns of ``examples``, which ``example_history`` repeats (with ``is_deleted``).
+HISTORY_COLUMNS = (
+    "tenant_id, id, dataset_id, inputs, outputs, metadata, split, source_run_id,"
+    " created_at, modified_at"
+)
 
 # The run fields every feedback row carries a copy of, as (feedback column, runs column):
 # the delta reads feedback alone.  Internal: never part of a listed row.
@@ -93,7 +101,7 @@ class Listing:
 
     def examples(self, tenant_id: UUID, where: ExampleWhere, page: Page) -> list[Row]:
         """Examples in creation order (then id), the order the delta endpoint pages in too."""
-        q = Query("SELECT * FROM examples WHERE tenant_id = ?", [tenant_id])
+        q = self._example_source(tenant_id, where)
         if where.dataset_id:
             q.add("AND dataset_id = ?", where.dataset_id)
         self._in_ids(q, "id", where.ids)
@@ -102,12 +110,56 @@ class Listing:
         for key, value in (where.metadata or {}).items():
             sql, params = self.dialect.json_member_equals("metadata", key, value)
             q.add(f"AND {sql}", *params)
+        if where.filter_sql is not None:
+            q.add(f"AND ({where.filter_sql[0]})", *where.filter_sql[1])
         rows = self._page(q, "created_at", "id", page)
         for row in rows:
             row.pop("tenant_id", None)
             row["name"] = f"#{str(row['id'])[:4]}"
             row["inputs"] = row.get("inputs") or {}
+            as_listed(row)
         return rows
+
+    def _example_source(self, tenant_id: UUID, where: ExampleWhere) -> Query:
+        """``SELECT`` of the tenant's examples, up to a ``WHERE`` clause: today's, or with
+        ``as_of`` each example's latest state at or before then (if not a deletion)."""
+        if where.as_of is None:
+            return Query("SELECT * FROM examples WHERE tenant_id = ?", [tenant_id])
+        inner = Query(
+            f"""SELECT {HISTORY_COLUMNS}, is_deleted, row_number() OVER (
+                    PARTITION BY id ORDER BY modified_at DESC, is_deleted DESC) AS rn
+                FROM example_history WHERE tenant_id = ? AND modified_at <= ?""",
+            [tenant_id, where.as_of],
+        )
+        if where.dataset_id:
+            # Every example that was ever in the dataset: one moved out since is in it then.
+            inner.add(
+                "AND id IN (SELECT id FROM example_history WHERE tenant_id = ? AND dataset_id = ?)",
+                tenant_id,
+                where.dataset_id,
+            )
+        self._in_ids(inner, "id", where.ids)
+        return Query(
+            f"""SELECT {HISTORY_COLUMNS} FROM ({inner.text()}) AS h
+                WHERE rn = 1 AND NOT is_deleted AND tenant_id = ?""",
+            [*inner.params, tenant_id],
+        )
+
+    def splits(self, tenant_id: UUID, dataset_id: UUID, as_of: datetime | None) -> list[str]:
+        """The split names of a dataset's examples (as of a time), sorted."""
+        q = self._example_source(tenant_id, ExampleWhere(dataset_id=dataset_id, as_of=as_of))
+        q.add("AND dataset_id = ?", dataset_id)
+        rows = self.rows(f"SELECT DISTINCT split FROM ({q.text()}) AS e", q.params)
+        return sorted({name for r in rows for name in stored_splits(r)})
+
+    def example_stamps(
+        self, tenant_id: UUID, dataset_id: UUID, as_of: datetime | None
+    ) -> dict[UUID, datetime]:
+        """Example id -> time of its last change, of a dataset's examples (as of a time)."""
+        q = self._example_source(tenant_id, ExampleWhere(dataset_id=dataset_id, as_of=as_of))
+        q.add("AND dataset_id = ?", dataset_id)
+        rows = self.rows(f"SELECT id, modified_at FROM ({q.text()}) AS e", q.params)
+        return {UUID(str(r["id"])): r["modified_at"] for r in rows}
 
     # --- sessions -------------------------------------------------------------------
 

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import TypeAdapter, ValidationError
 
+from evaldelta.delta.filters.examples import example_filter_to_sql
+from evaldelta.delta.filters.parser import MAX_FILTER_LENGTH, FilterError
 from evaldelta.errors import Invalid, NotFound
 from evaldelta.ingest.multipart import group_example_parts, parse_multipart
 from evaldelta.server.auth import Tenant
 from evaldelta.server.deps import StoreDep, WriterDep
 from evaldelta.server.models import Example, ExampleCreate, ExamplesCreated, ExampleUpdate
+from evaldelta.server.query import declared_query_only
 from evaldelta.server.routes.body import read_body
 from evaldelta.server.routes.datasets import Limit, Offset
 from evaldelta.store.base import ExampleWhere, Page, Store
+from evaldelta.store.dataset_versions import LATEST, parse_time
 
-router = APIRouter(tags=["examples"])
-platform = APIRouter(tags=["examples"])
+router = APIRouter(tags=["examples"], dependencies=[Depends(declared_query_only)])
+platform = APIRouter(tags=["examples"], dependencies=[Depends(declared_query_only)])
 
 _example_list = TypeAdapter(list[ExampleCreate])
 _update_list = TypeAdapter(list[ExampleUpdate])
@@ -114,15 +118,50 @@ async def update_examples_multipart(
     ]
 
     def apply(store: Store) -> list[UUID]:
+        stamp = datetime.now(UTC)  # one dataset version for the request
         for example_id, change in changes:
             current = store.get_example(tenant, example_id)
             if current is None or current["dataset_id"] != dataset_id:
                 raise NotFound(f"Example {example_id} not found in dataset {dataset_id}")
-            store.write_example_update(tenant, example_id, change)
+            store.write_example_update(tenant, example_id, change, stamp)
         return [example_id for example_id, _ in changes]
 
     updated = await writer.call(apply)
     return {"example_ids": updated, "count": len(updated), "as_of": datetime.now(UTC)}
+
+
+ExampleSelect = Literal[
+    "id",
+    "created_at",
+    "modified_at",
+    "name",
+    "dataset_id",
+    "source_run_id",
+    "metadata",
+    "inputs",
+    "outputs",
+    "attachment_urls",
+]
+
+
+def _metadata_query(metadata: str | None) -> dict[str, Any] | None:
+    if not metadata:
+        return None
+    try:
+        meta = orjson.loads(metadata)
+    except orjson.JSONDecodeError as err:
+        raise Invalid("metadata must be a JSON object", loc=["query", "metadata"]) from err
+    if not isinstance(meta, dict):
+        raise Invalid("metadata must be a JSON object", loc=["query", "metadata"])
+    return meta
+
+
+def _refuse(**given: Any) -> None:
+    """A 422 naming the first of ``given`` (parameters LangSmith has that this server does
+    not serve) that was sent with a value other than its default."""
+    for name, value in given.items():
+        if value is not None and value is not False:
+            raise Invalid(f"{name} is not supported by this server", loc=["query", name])
 
 
 @router.get("/examples", response_model=list[Example])
@@ -131,29 +170,84 @@ def list_examples(
     store: StoreDep,
     dataset: UUID | None = None,
     id: Annotated[list[UUID] | None, Query()] = None,
+    as_of: str | None = None,
     splits: Annotated[list[str] | None, Query()] = None,
     metadata: str | None = None,
+    filter: Annotated[str | None, Query(max_length=MAX_FILTER_LENGTH)] = None,
     offset: Offset = 0,
     limit: Limit = 100,
+    select: Annotated[list[ExampleSelect] | None, Query()] = None,
+    inline_s3_urls: bool = True,
+    exclude_default_fields: bool = False,
+    order: str | None = None,
+    random_seed: float | None = None,
+    descending: bool | None = None,
+    full_text_contains: Annotated[list[str] | None, Query()] = None,
 ) -> Any:
-    meta = None
-    if metadata:
+    """Examples in creation order; ``as_of`` (a time, or a tag of ``dataset``) as they
+    were in that version of their dataset.  ``select`` may add ``attachment_urls`` (always
+    present, null: attachments are not kept) and ``inline_s3_urls`` changes nothing for
+    the same reason; the parameters this server does not serve are refused."""
+    _refuse(
+        exclude_default_fields=exclude_default_fields,
+        order=order,
+        random_seed=random_seed,
+        descending=descending,
+        full_text_contains=full_text_contains,
+    )
+    filter_sql = None
+    if filter is not None:
         try:
-            meta = orjson.loads(metadata)
-        except orjson.JSONDecodeError as err:
-            raise Invalid("metadata must be a JSON object", loc=["query", "metadata"]) from err
-        if not isinstance(meta, dict):
-            raise Invalid("metadata must be a JSON object", loc=["query", "metadata"])
-    where = ExampleWhere(dataset_id=dataset, ids=id, splits=splits, metadata=meta)
+            filter_sql = example_filter_to_sql(filter, store.filter_dialect)
+        except FilterError as err:
+            raise Invalid(str(err), loc=["query", "filter"]) from err
+    where = ExampleWhere(
+        as_of=_as_of(store, tenant, dataset, as_of),
+        dataset_id=dataset,
+        ids=id,
+        splits=splits,
+        metadata=_metadata_query(metadata),
+        filter_sql=filter_sql,
+    )
     return store.list_examples(tenant, where, Page(offset, limit))
 
 
 @router.get("/examples/{example_id}", response_model=Example)
-def read_example(example_id: UUID, tenant: Tenant, store: StoreDep) -> Any:
-    found = store.get_example(tenant, example_id)
+def read_example(
+    example_id: UUID,
+    tenant: Tenant,
+    store: StoreDep,
+    as_of: str | None = None,
+    dataset: UUID | None = None,
+) -> Any:
+    """The example today, or with ``as_of`` (a time or a tag) as it was in that version
+    of its dataset (``dataset``, by default the one it is, or was last, in)."""
+    if as_of is None and dataset is None:
+        found = store.get_example(tenant, example_id)
+    else:
+        dataset = dataset or store.example_dataset(tenant, example_id)
+        if dataset is None:
+            raise NotFound(f"Example {example_id} not found")
+        where = ExampleWhere(
+            dataset_id=dataset, ids=[example_id], as_of=_as_of(store, tenant, dataset, as_of)
+        )
+        rows = store.list_examples(tenant, where, Page(0, 1))
+        found = rows[0] if rows else None
     if found is None:
         raise NotFound(f"Example {example_id} not found")
     return found
+
+
+def _as_of(store: Store, tenant: UUID, dataset: UUID | None, as_of: str | None) -> datetime | None:
+    """The time ``as_of`` names (None: today); a tag needs the dataset it is of."""
+    if as_of is None or as_of == LATEST:
+        return None
+    if dataset is not None:
+        return store.resolve_as_of(tenant, dataset, as_of, ["query", "as_of"])
+    at = parse_time(as_of)
+    if at is None:
+        raise Invalid("as_of a tag needs the dataset it tags", loc=["query", "as_of"])
+    return at
 
 
 @router.patch("/examples/{example_id}", response_model=Example)

@@ -95,6 +95,15 @@ class ClickHouseDialect:
     def json_member_equals(self, doc: str, key: str, value: Any) -> tuple[str, list[Any]]:
         return f"JSONExtractRaw({doc}, ?) = ?", [key, orjson.dumps(value).decode()]
 
+    def json_member_exists(self, doc: str, key: str) -> tuple[str, list[Any]]:
+        return f"JSONHas(ifNull({doc}, ''), ?)", [key]
+
+    def json_member_contains(self, doc: str, key: str, value: Any) -> tuple[str, list[Any]]:
+        return (
+            f"has(JSONExtractArrayRaw(ifNull({doc}, ''), ?), ?)",
+            [key, orjson.dumps(value).decode()],
+        )
+
     def json_is_string(self, value: str) -> str:
         return f"JSONType({value}) = 'String'"
 

@@ -193,6 +193,34 @@ MIGRATIONS: list[list[str]] = [
         "CREATE VIEW IF NOT EXISTS comparative_experiments AS SELECT * EXCEPT is_deleted"
         " FROM comparative_experiments_versions FINAL",
     ],
+    # 3: dataset versions.  ``examples_versions`` cannot keep them (merges drop replaced
+    # rows): every write to an example also appends its new state (a delete, a tombstone)
+    # to example_history, read as of a time without FINAL.  Its sort key ends in the time
+    # of the change, so a repeated write (a retry) is one row after a merge, and history
+    # is never merged away.  Tags name versions.
+    [
+        f"""CREATE TABLE IF NOT EXISTS example_history (
+            tenant_id UUID,
+            dataset_id UUID,
+            id UUID,
+            inputs Nullable(String),
+            outputs Nullable(String),
+            metadata Nullable(String),
+            split Nullable(String),
+            source_run_id Nullable(UUID),
+            created_at {TIME},
+            modified_at {TIME},
+            is_deleted Bool
+        ) ENGINE = ReplacingMergeTree
+        ORDER BY (tenant_id, dataset_id, id, modified_at, is_deleted)""",
+        """INSERT INTO example_history SELECT tenant_id, dataset_id, id, inputs, outputs,
+            metadata, split, source_run_id, created_at, modified_at, false FROM examples""",
+        f"""CREATE TABLE IF NOT EXISTS dataset_tags_versions (
+            tenant_id UUID, dataset_id UUID, tag String, as_of {TIME}, {VERSIONED}
+        ) {ENGINE} ORDER BY (tenant_id, dataset_id, tag)""",
+        "CREATE VIEW IF NOT EXISTS dataset_tags AS SELECT * EXCEPT is_deleted"
+        " FROM dataset_tags_versions FINAL",
+    ],
 ]
 
 

@@ -10,6 +10,7 @@ row through the ``FINAL`` views.  See docs/clickhouse.md.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -17,6 +18,7 @@ from evaldelta.errors import Conflict, NotFound
 from evaldelta.store.base import DeltaQuery, IdList, IngestBatch, Page, Row
 from evaldelta.store.clickhouse import delta as clickhouse_delta
 from evaldelta.store.clickhouse import feedback as clickhouse_feedback
+from evaldelta.store.clickhouse import history
 from evaldelta.store.clickhouse import ingest as clickhouse_ingest
 from evaldelta.store.clickhouse import sessions as clickhouse_sessions
 from evaldelta.store.clickhouse.connection import connect
@@ -32,6 +34,7 @@ from evaldelta.store.clickhouse.versions import (
 from evaldelta.store.common import CommonStore, now, require_examples
 from evaldelta.store.dialect import Dialect
 from evaldelta.store.listing import Listing
+from evaldelta.store.splits import created_splits, updated_splits
 
 T = TypeVar("T")
 
@@ -171,6 +174,13 @@ class ClickHouseStore(CommonStore):
             "tenant_id = ? AND dataset_id = ?",
             [tenant_id, dataset_id],
         )
+        history.forget_dataset(self._conn, tenant_id, dataset_id)
+        tombstone_where(
+            self._conn,
+            "dataset_tags_versions",
+            "tenant_id = ? AND dataset_id = ?",
+            [tenant_id, dataset_id],
+        )
         tombstone(self._conn, "datasets_versions", [current])
 
     def has_dataset(self, tenant_id: UUID, dataset_id: UUID) -> bool:
@@ -201,8 +211,7 @@ class ClickHouseStore(CommonStore):
                 raise NotFound(f"Dataset {dataset_id} not found")
         stamp = now()
         new = []
-        for r in rows:
-            split = r.get("split")
+        for r in map(created_splits, rows):
             new.append(
                 {
                     "tenant_id": tenant_id,
@@ -211,7 +220,7 @@ class ClickHouseStore(CommonStore):
                     "inputs": r.get("inputs") or {},
                     "outputs": r.get("outputs"),
                     "metadata": r.get("metadata"),
-                    "split": [split] if isinstance(split, str) else split,
+                    "split": r["split"],
                     "source_run_id": r.get("source_run_id"),
                     "created_at": r.get("created_at") or stamp,
                     "modified_at": stamp,
@@ -228,22 +237,25 @@ class ClickHouseStore(CommonStore):
                 self._example_rows(tenant_id, ids),
             )
             self._settle_examples(tenant_id, ids)
+            history.record(self._conn, list(latest.values()))
         found = {r["id"]: r for r in self._examples_by_id(tenant_id, ids)}
         return [found[i] for i in ids]
 
-    def write_example_update(self, tenant_id: UUID, example_id: UUID, changes: Row) -> Row:
+    def write_example_update(
+        self, tenant_id: UUID, example_id: UUID, changes: Row, stamp: datetime | None = None
+    ) -> Row:
         current = self._example_rows(tenant_id, [example_id]).get(example_id)
         if current is None:
             raise NotFound(f"Example {example_id} not found")
         if changes.get("dataset_id"):
             self._require_dataset(tenant_id, changes["dataset_id"])
+        changes = updated_splits(current, changes)
         keep = ("dataset_id", "inputs", "outputs", "metadata", "split")
         merged = {**current, **{k: v for k, v in changes.items() if v is not None and k in keep}}
-        split = merged.get("split")
-        merged["split"] = [split] if isinstance(split, str) else split
-        merged["modified_at"] = now()
+        merged["modified_at"] = stamp or now()
         put(self._conn, "examples_versions", [merged], {example_id: current})
         self._settle_examples(tenant_id, [example_id])
+        history.record(self._conn, [merged])
         updated = self.get_example(tenant_id, example_id)
         assert updated is not None
         return updated
@@ -251,7 +263,11 @@ class ClickHouseStore(CommonStore):
     def write_example_delete(self, tenant_id: UUID, example_ids: list[UUID]) -> None:
         found = self._example_rows(tenant_id, example_ids)
         require_examples(example_ids, found)
+        history.record(self._conn, list(found.values()), deleted_at=now())
         tombstone(self._conn, "examples_versions", list(found.values()))
+
+    def _put_tag(self, tenant_id: UUID, dataset_id: UUID, tag: str, as_of: datetime) -> None:
+        history.put_tag(self._conn, tenant_id, dataset_id, tag, as_of)
 
     # --- sessions -----------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "feedback_versions": ("tenant_id", "key", "run_session_id", "run_example_id", "id"),
     "feedback_configs_versions": ("tenant_id", "feedback_key"),
     "comparative_experiments_versions": ("tenant_id", "id"),
+    "dataset_tags_versions": ("tenant_id", "dataset_id", "tag"),
 }
 
 

@@ -6,7 +6,7 @@ the example ids kept for deltas (``example_order.py``) never outlive it.
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import duckdb
@@ -115,7 +115,11 @@ def example_rows(tenant_id: UUID, rows: list[Row]) -> dict[UUID, Row]:
 
 
 def update_example(
-    cur: duckdb.DuckDBPyConnection, tenant_id: UUID, example_id: UUID, merged: Row
+    cur: duckdb.DuckDBPyConnection,
+    tenant_id: UUID,
+    example_id: UUID,
+    merged: Row,
+    stamp: datetime,
 ) -> None:
     split = merged.get("split")
     cur.execute(
@@ -127,7 +131,7 @@ def update_example(
             dump_json(merged.get("outputs")),
             dump_json(merged.get("metadata")),
             dump_json([split] if isinstance(split, str) else split),
-            now(),
+            stamp,
             tenant_id,
             example_id,
         ],

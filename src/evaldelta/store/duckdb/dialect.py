@@ -73,8 +73,19 @@ class DuckDBDialect:
         return f"list_has_any(coalesce(CAST({column} AS VARCHAR[]), ['base']), ?::VARCHAR[])"
 
     def json_member_equals(self, doc: str, key: str, value: Any) -> tuple[str, list[Any]]:
-        path = '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        return f"json_extract({doc}, ?) = ?::JSON", [path, orjson.dumps(value).decode()]
+        return f"json_extract({doc}, ?) = ?::JSON", [_path(key), orjson.dumps(value).decode()]
+
+    def json_member_exists(self, doc: str, key: str) -> tuple[str, list[Any]]:
+        return f"coalesce(json_exists({doc}, ?), false)", [_path(key)]
+
+    def json_member_contains(self, doc: str, key: str, value: Any) -> tuple[str, list[Any]]:
+        member = f"json_extract({doc}, ?)"
+        array = f"CAST(CASE WHEN json_type({member}) = 'ARRAY' THEN {member} END AS JSON[])"
+        path = _path(key)
+        return (
+            f"coalesce(list_contains({array}, ?::JSON), false)",
+            [path, path, orjson.dumps(value).decode()],
+        )
 
     def json_is_string(self, value: str) -> str:
         return f"json_type({value}) = 'VARCHAR'"
@@ -96,3 +107,8 @@ class DuckDBDialect:
 
 
 DUCKDB: Dialect = DuckDBDialect()
+
+
+def _path(key: str) -> str:
+    """The JSON path of member ``key`` of the document."""
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'

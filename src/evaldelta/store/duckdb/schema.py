@@ -198,6 +198,33 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (tenant_id, id)
     );
     """,
+    # 5: dataset versions.  Every write to an example appends its new state (a delete, a
+    # tombstone) to example_history, stamped with the time of the change; the examples of a
+    # dataset as of a time are the latest state of each at or before it.  Tags name
+    # versions.  Existing examples start their history as they are.
+    """
+    CREATE TABLE example_history (
+        tenant_id UUID NOT NULL,
+        id UUID NOT NULL,
+        dataset_id UUID NOT NULL,
+        inputs JSON,
+        outputs JSON,
+        metadata JSON,
+        split JSON,
+        source_run_id UUID,
+        created_at TIMESTAMPTZ NOT NULL,
+        modified_at TIMESTAMPTZ NOT NULL,
+        is_deleted BOOLEAN NOT NULL
+    );
+    INSERT INTO example_history SELECT *, false FROM examples;
+    CREATE TABLE dataset_tags (
+        tenant_id UUID NOT NULL,
+        dataset_id UUID NOT NULL,
+        tag VARCHAR NOT NULL,
+        as_of TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (tenant_id, dataset_id, tag)
+    );
+    """,
 ]
 
 

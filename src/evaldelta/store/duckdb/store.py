@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -21,6 +22,7 @@ from evaldelta.store.common import CommonStore, now, require_examples
 from evaldelta.store.dialect import Dialect
 from evaldelta.store.duckdb import delta as duckdb_delta
 from evaldelta.store.duckdb import feedback as duckdb_feedback
+from evaldelta.store.duckdb import history
 from evaldelta.store.duckdb import ingest as duckdb_ingest
 from evaldelta.store.duckdb import sessions as duckdb_sessions
 from evaldelta.store.duckdb.datasets import (
@@ -40,6 +42,7 @@ from evaldelta.store.duckdb.schema import migrate
 from evaldelta.store.duckdb.seqlock import WriteSequence
 from evaldelta.store.duckdb.snapshot import Snapshot
 from evaldelta.store.listing import Listing
+from evaldelta.store.splits import created_splits, updated_splits
 from evaldelta.store.sqlrows import dump_json, fetch_rows
 
 T = TypeVar("T")
@@ -188,6 +191,7 @@ class DuckDBStore(CommonStore):
                 "DELETE FROM examples WHERE tenant_id = ? AND dataset_id = ?",
                 [tenant_id, dataset_id],
             )
+        history.forget_dataset(cur, tenant_id, dataset_id)
         cur.execute("DELETE FROM datasets WHERE tenant_id = ? AND id = ?", [tenant_id, dataset_id])
 
     def has_dataset(self, tenant_id: UUID, dataset_id: UUID) -> bool:
@@ -201,23 +205,28 @@ class DuckDBStore(CommonStore):
     def write_examples(self, tenant_id: UUID, rows: list[Row]) -> list[Row]:
         for dataset_id in {r["dataset_id"] for r in rows}:
             self._require_dataset(tenant_id, dataset_id)
-        by_id = example_rows(tenant_id, rows)
+        by_id = example_rows(tenant_id, [created_splits(r) for r in rows])
         # One Arrow append, not one insert per example.
         with self._writing_examples():
             insert_rows(self._cur(), "examples", EXAMPLE_COLUMNS, list(by_id.values()))
+            history.record(self._cur(), tenant_id, list(by_id))
         ids = list(by_id)
         found = {r["id"]: r for r in self._examples_by_id(tenant_id, ids)}
         return [found[i] for i in ids]
 
-    def write_example_update(self, tenant_id: UUID, example_id: UUID, changes: Row) -> Row:
+    def write_example_update(
+        self, tenant_id: UUID, example_id: UUID, changes: Row, stamp: datetime | None = None
+    ) -> Row:
         current = self.get_example(tenant_id, example_id)
         if current is None:
             raise NotFound(f"Example {example_id} not found")
         if changes.get("dataset_id"):
             self._require_dataset(tenant_id, changes["dataset_id"])
+        changes = updated_splits(current, changes)
         merged = {**current, **{k: v for k, v in changes.items() if v is not None}}
         with self._writing_examples():
-            update_example(self._cur(), tenant_id, example_id, merged)
+            update_example(self._cur(), tenant_id, example_id, merged, stamp or now())
+            history.record(self._cur(), tenant_id, [example_id])
         updated = self.get_example(tenant_id, example_id)
         assert updated is not None
         return updated
@@ -227,10 +236,14 @@ class DuckDBStore(CommonStore):
             example_ids, (r["id"] for r in self._examples_by_id(tenant_id, example_ids))
         )
         with self._writing_examples():
+            history.record_deletes(self._cur(), tenant_id, example_ids, now())
             self._cur().execute(
                 "DELETE FROM examples WHERE tenant_id = ? AND id IN (SELECT unnest(?::UUID[]))",
                 [tenant_id, [str(i) for i in example_ids]],
             )
+
+    def _put_tag(self, tenant_id: UUID, dataset_id: UUID, tag: str, as_of: datetime) -> None:
+        history.put_tag(self._cur(), tenant_id, dataset_id, tag, as_of)
 
     # --- sessions -----------------------------------------------------------------------
 
