@@ -30,6 +30,9 @@ from tests.support.ingest import (
     run_parts,
     unique,
 )
+from tests.support.sdk import sdk_at_least
+
+pytestmark = pytest.mark.sdk
 
 BATCH_KEYS = {
     "use_multipart_endpoint",
@@ -290,7 +293,8 @@ def test_session_create_keeps_the_client_id_and_refuses_a_duplicate_name(
         client.create_project(name)
     upserted = http.post("/sessions", params={"upsert": "true"}, json={"name": name})
     assert upserted.status_code == 200 and upserted.json()["id"] == str(session_id)
-    assert client.create_project(name, upsert=True).id == session_id
+    if sdk_at_least("0.7"):  # earlier SDKs never send create_project's upsert
+        assert client.create_project(name, upsert=True).id == session_id
     assert len(http.get("/sessions", params={"name": name}).json()) == 1
 
 
@@ -450,7 +454,9 @@ def test_example_crud(shared_server: Server, http: httpx.Client) -> None:
     # update_example goes multipart too (PATCH /v1/platform/datasets/{id}/examples).
     client.update_example(example["id"], inputs={"q": "changed"}, metadata={"tag": "y"})
     read = client.read_example(example["id"])
-    assert read.inputs == {"q": "changed"} and read.outputs == {"a": 1}
+    assert read.inputs == {"q": "changed"}
+    if sdk_at_least("0.4.20"):  # older SDKs send the outputs not given as {}, clearing them
+        assert read.outputs == {"a": 1}
     assert read.metadata == {"tag": "y", "dataset_split": ["base"]}
     patched = http.patch(f"/examples/{example['id']}", json={"outputs": {"a": 2}})
     assert patched.status_code == 200 and patched.json()["outputs"] == {"a": 2}
@@ -529,6 +535,7 @@ def test_feedback_crud(shared_server: Server, http: httpx.Client) -> None:
     assert len(list(client.list_feedback(run_ids=[runs[0]["id"]]))) == 1
 
 
+@pytest.mark.skipif(not sdk_at_least("0.8"), reason="the SDK has feedback-config methods from 0.8")
 def test_feedback_configs(shared_server: Server, http: httpx.Client) -> None:
     client = shared_server.sdk()
     key = unique("latency")

@@ -30,6 +30,8 @@ from tests.support.ingest import (
     unique,
 )
 
+pytestmark = pytest.mark.sdk
+
 # --- run upserts ------------------------------------------------------------------------
 
 

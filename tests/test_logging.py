@@ -100,10 +100,20 @@ def test_no_key_appears_in_the_output_of_a_tracing_server(tmp_path: Path) -> Non
                         "feedback_keys": ["correct"],
                     },
                 ).status_code,
+                http.post(
+                    f"/datasets/{uuid4()}/runs", headers=ok, json={"session_ids": [str(uuid4())]}
+                ).status_code,
+                http.post(
+                    f"{url}/api/v2/datasets/{uuid4()}/experiment-runs",
+                    headers={"x-api-key": wrong},
+                    json={"experiment_ids": [str(uuid4())]},
+                ).status_code,
             ]
             # 64 KB in one header: refused as a wrong key, or as too big a head.
             huge_answer = http.get("/datasets", headers={"x-api-key": huge})
-        assert statuses == [200, 200, 401, 401, 401, 403, 404, 422, 422, 400, 413, 401, 404]
+        assert statuses == [
+            *(200, 200, 401, 401, 401, 403, 404, 422, 422, 400, 413, 401, 404, 404, 401)
+        ]
         assert_refused_like_a_wrong_key(huge_answer, len(huge))
         odd_bytes = odd.encode() + b"\xff\xfe"
         assert b" 401 " in raw_request(url, b"X-Api-Key: " + odd_bytes + b"\r\n")

@@ -126,9 +126,9 @@ def _schema(examples: int) -> Any:
 
 
 # DuckDB: every operation, at the root and under /api/v1. chDB, slower per request: the
-# same routes once (under /api/v1, and the platform uploads), with fewer examples.
+# same routes once (under /api/v1, the platform uploads and /api/v2), with fewer examples.
 duckdb_schema = _schema(10)
-chdb_schema = _schema(4).include(path_regex=r"^/(api/)?v1/")
+chdb_schema = _schema(4).include(path_regex=r"^/(api/)?v[12]/")
 
 
 def _serve(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:

@@ -327,6 +327,27 @@ def script(http: httpx.Client) -> Iterator[Step]:
     )
     call("pairwise delete", "DELETE", f"/datasets/comparative/{uid(8001)}")
     call("pairwise after delete", "GET", f"/datasets/{ds}/comparative")
+    results = {"session_ids": [base, cand], "filters": {cand: ['eq(name, "target")']}}
+    call("results", "POST", f"/datasets/{ds}/runs", json=results)
+    call(
+        "results sorted",
+        "POST",
+        f"/datasets/{ds}/runs",
+        json={"session_ids": [cand], "sort_params": {"sort_by": "correct"}, "limit": 3},
+    )
+    v2 = str(http.base_url).rstrip("/").removesuffix("/api/v1") + "/api/v2"
+    page = call(
+        "results v2",
+        "POST",
+        f"{v2}/datasets/{ds}/experiment-runs",
+        json={"experiment_ids": [base], "page_size": 2, "selects": ["OUTPUTS", "FEEDBACK_STATS"]},
+    )
+    call(
+        "results v2 next",
+        "POST",
+        f"{v2}/datasets/{ds}/experiment-runs",
+        json={"experiment_ids": [base], "cursor": page["next_cursor"]},
+    )
     call("delete project", "DELETE", f"/sessions/{base}")
     call("after delete", "GET", "/feedback", params={"key": ["correct"]})
     call("delete dataset", "DELETE", f"/datasets/{uid(2)}")
@@ -409,3 +430,5 @@ def test_the_script_exercises_what_it_claims(answers: dict[str, list[Step]]) -> 
         for e in steps["example filter"]
     )
     assert len(steps["versions"]) >= 5 and steps["diff"]["examples_removed"]
+    assert steps["results"] and all(e["runs"] for e in steps["results"])
+    assert steps["results v2"]["next_cursor"]

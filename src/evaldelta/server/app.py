@@ -22,6 +22,7 @@ from evaldelta.server.routes import (
     examples,
     feedback,
     info,
+    results,
     runs,
     sessions,
     splits,
@@ -99,6 +100,9 @@ def create_app(settings: Settings) -> FastAPI:
     for prefix in ("/v1", "/api/v1"):
         app.include_router(examples.platform, prefix=prefix)
         app.include_router(splits.platform, prefix=prefix)
+    app.include_router(results.router, prefix="")
+    app.include_router(results.router, prefix="/api/v1")
+    app.include_router(results.v2, prefix="/api/v2")
     app.include_router(web_router)  # the comparison page at / and /ui
     app.add_middleware(
         BodyLimit,

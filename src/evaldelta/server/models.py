@@ -271,10 +271,21 @@ class FeedbackConfigCreate(Request):
     is_lower_score_better: bool | None = False
 
 
+class FeedbackCategory(Request):
+    value: float
+    label: str | None = Field(default=None, min_length=1)
+
+
 class FeedbackConfigUpdate(Request):
     feedback_key: str = Field(min_length=1, max_length=180)
     feedback_config: FeedbackConfig | None = None
     is_lower_score_better: bool | None = None
+    # What the SDK's add_feedback_categories / remove_feedback_categories send.
+    add_categories: list[FeedbackCategory] | None = Field(default=None, max_length=1000)
+    remove_categories: list[float] | None = Field(default=None, max_length=1000)
+    id: UUID | None = Field(
+        default=None, description="Not supported (a key has one config): refused with a 422"
+    )
 
 
 class FeedbackConfigOut(Response):
@@ -541,3 +552,182 @@ class DatasetDiff(Response):
     examples_modified: list[UUID]
     examples_added: list[UUID]
     examples_removed: list[UUID]
+
+
+# --- experiment results ---------------------------------------------------------------
+
+
+class SortParams(Request):
+    """LangSmith's SortParamsForRunsComparisonView: a feedback key (``feedback.`` prefix
+    optional), its mean score per example ordering the examples."""
+
+    sort_by: str = Field(min_length=1, max_length=200)
+    sort_order: Literal["ASC", "DESC"] = "DESC"
+
+
+class ExamplesWithRunsQuery(Request):
+    """Body of ``POST /datasets/{id}/runs`` (LangSmith's QueryExampleSchemaWithRunsRequest)."""
+
+    session_ids: list[UUID] = Field(min_length=1, max_length=100)
+    offset: int = Field(default=0, ge=0, le=2**63 - 1)
+    limit: int | None = Field(default=None, ge=1, le=100)
+    preview: bool = False
+    comparative_experiment_id: UUID | None = None
+    sort_params: SortParams | None = None
+    filters: Filters | None = None
+    example_ids: list[UUID] | None = Field(default=None, max_length=1000)
+    include_annotator_detail: bool = Field(
+        default=False, description="Not supported: true is refused with a 422"
+    )
+
+
+class ComparisonRun(Run):
+    """LangSmith's RunSchemaComparisonView: a run with its feedback."""
+
+    dotted_order: str | None = None  # type: ignore[assignment]
+    app_path: str | None = None  # type: ignore[assignment]
+    inputs_preview: str | None = None
+    outputs_preview: str | None = None
+    feedbacks: list[Feedback] = []
+
+
+class ExampleWithRuns(Example):
+    runs: list[ComparisonRun]
+
+
+RunSelect = Literal[
+    "ID",
+    "NAME",
+    "RUN_TYPE",
+    "STATUS",
+    "START_TIME",
+    "END_TIME",
+    "LATENCY_SECONDS",
+    "FIRST_TOKEN_TIME",
+    "ERROR",
+    "ERROR_PREVIEW",
+    "EXTRA",
+    "METADATA",
+    "EVENTS",
+    "INPUTS",
+    "INPUTS_PREVIEW",
+    "OUTPUTS",
+    "OUTPUTS_PREVIEW",
+    "MANIFEST",
+    "PARENT_RUN_IDS",
+    "PROJECT_ID",
+    "TRACE_ID",
+    "THREAD_ID",
+    "DOTTED_ORDER",
+    "IS_ROOT",
+    "REFERENCE_EXAMPLE_ID",
+    "REFERENCE_DATASET_ID",
+    "TOTAL_TOKENS",
+    "PROMPT_TOKENS",
+    "COMPLETION_TOKENS",
+    "TOTAL_COST",
+    "PROMPT_COST",
+    "COMPLETION_COST",
+    "PROMPT_TOKEN_DETAILS",
+    "COMPLETION_TOKEN_DETAILS",
+    "PROMPT_COST_DETAILS",
+    "COMPLETION_COST_DETAILS",
+    "PRICE_MODEL_ID",
+    "TAGS",
+    "APP_PATH",
+    "ATTACHMENTS",
+    "THREAD_EVALUATION_TIME",
+    "IS_IN_DATASET",
+    "LAST_QUEUED_AT",
+    "SHARE_URL",
+    "FEEDBACK_STATS",
+    "LS_USER_ID",
+]
+
+
+class ExperimentRunsSort(Request):
+    by: str = Field(min_length=1, max_length=200)
+    order: Literal["ASC", "DESC"] = "DESC"
+
+
+class ExperimentRunsQuery(Request):
+    """Body of ``POST /api/v2/datasets/{id}/experiment-runs``."""
+
+    experiment_ids: list[UUID] = Field(min_length=1, max_length=100)
+    cursor: str | None = Field(default=None, max_length=200)
+    page_size: int = Field(default=20, ge=1, le=100)
+    selects: list[RunSelect] | None = None
+    sort: ExperimentRunsSort | None = None
+    filters: Filters | None = None
+    example_ids: list[UUID] | None = Field(default=None, max_length=1000)
+    comparative_experiment_id: UUID | None = None
+
+
+class ExperimentRun(Response):
+    """A run of the v2 experiment-runs page: ``id`` and the selected fields only."""
+
+    id: UUID
+    name: str | None = None
+    run_type: str | None = None
+    status: str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    latency_seconds: float | None = None
+    first_token_time: datetime | None = None
+    error: str | None = None
+    error_preview: str | None = None
+    extra: JsonObject | None = None
+    metadata: JsonObject | None = None
+    events: list[JsonObject] | None = None
+    inputs: JsonObject | None = None
+    inputs_preview: str | None = None
+    outputs: JsonObject | None = None
+    outputs_preview: str | None = None
+    manifest: JsonObject | None = None
+    parent_run_ids: list[UUID] | None = None
+    project_id: UUID | None = None
+    trace_id: UUID | None = None
+    thread_id: str | None = None
+    dotted_order: str | None = None
+    is_root: bool | None = None
+    reference_example_id: UUID | None = None
+    reference_dataset_id: UUID | None = None
+    total_tokens: int | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_cost: float | None = None
+    prompt_cost: float | None = None
+    completion_cost: float | None = None
+    prompt_token_details: JsonObject | None = None
+    completion_token_details: JsonObject | None = None
+    prompt_cost_details: JsonObject | None = None
+    completion_cost_details: JsonObject | None = None
+    price_model_id: UUID | None = None
+    tags: list[str] | None = None
+    app_path: str | None = None
+    attachments: JsonObject | None = None
+    thread_evaluation_time: datetime | None = None
+    is_in_dataset: bool | None = None
+    last_queued_at: datetime | None = None
+    share_url: str | None = None
+    feedback_stats: JsonObject | None = None
+    ls_user_id: str | None = None
+
+
+class ExperimentRunsItem(Response):
+    id: UUID
+    dataset_id: UUID
+    name: str | None = None
+    inputs: JsonObject | None = None
+    outputs: JsonObject | None = None
+    metadata: JsonObject | None = None
+    source_run_id: UUID | None = None
+    created_at: datetime
+    modified_at: datetime | None = None
+    attachment_urls: JsonObject | None = None
+    runs: list[ExperimentRun]
+
+
+class ExperimentRunsPage(Response):
+    items: list[ExperimentRunsItem]
+    next_cursor: str | None = None

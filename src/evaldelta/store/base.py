@@ -149,6 +149,23 @@ class DeltaQuery:
         return list(dict.fromkeys([self.baseline_session_id, *self.comparison_session_ids]))
 
 
+@dataclass(frozen=True)
+class ResultsQuery:
+    """Examples of one dataset with the root runs some experiments made of them (what
+    LangSmith's comparison view reads), already validated against the store."""
+
+    dataset_id: UUID
+    session_ids: Sequence[UUID]
+    # session id -> (SQL fragment over runs aliased ``r``, params); only passing runs count
+    filters: Mapping[UUID, tuple[str, list[Any]]] = field(default_factory=dict)
+    example_ids: Sequence[UUID] | None = None
+    # None: feedback outside any comparative experiment; else only that one's feedback
+    comparative_experiment_id: UUID | None = None
+    sort_key: str | None = None  # order examples by this key's mean score
+    sort_desc: bool = True
+    page: Page = Page()
+
+
 @runtime_checkable
 class IdList(Protocol):
     """Example ids a delta answers with: ``UUID`` objects when iterated, or straight to
@@ -247,6 +264,12 @@ class Store(Protocol):
     def write_feedback_delete(self, tenant_id: UUID, feedback_id: UUID) -> None: ...
     def get_feedback(self, tenant_id: UUID, feedback_id: UUID) -> Row | None: ...
     def list_feedback(self, tenant_id: UUID, where: FeedbackWhere, page: Page) -> list[Row]: ...
+
+    # experiment results
+    def experiment_results(self, tenant_id: UUID, query: ResultsQuery) -> list[Row]:
+        """One page of the query's examples that have runs, each with ``runs``: its root
+        runs in the sessions, each with ``feedbacks`` and ``feedback_stats``."""
+        ...
 
     # feedback configs
     def write_feedback_config(self, tenant_id: UUID, row: Row) -> Row: ...

@@ -22,6 +22,7 @@ from evaldelta.store.base import (
     FeedbackWhere,
     IngestBatch,
     Page,
+    ResultsQuery,
     Row,
     RunWhere,
     SessionWhere,
@@ -31,6 +32,7 @@ from evaldelta.store.dataset_versions import diff as version_diff
 from evaldelta.store.dataset_versions import resolve as resolve_version
 from evaldelta.store.listing import Listing
 from evaldelta.store.splits import apply_metadata_operations
+from evaldelta.store.results import experiment_results
 
 
 def now() -> datetime:
@@ -290,6 +292,11 @@ class CommonStore:
 
     def list_feedback(self, tenant_id: UUID, where: FeedbackWhere, page: Page) -> list[Row]:
         return self._list.feedback(tenant_id, where, page)
+
+    # --- experiment results --------------------------------------------------------
+
+    def experiment_results(self, tenant_id: UUID, query: ResultsQuery) -> list[Row]:
+        return experiment_results(self._list, tenant_id, query)
 
     # --- feedback configs -----------------------------------------------------------
 

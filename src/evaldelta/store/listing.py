@@ -362,6 +362,11 @@ class Listing:
         rows = self._page(q, "f.created_at", "f.id", page)
         for row in rows:
             row.pop("tenant_id", None)
+            # Feedback on a run is in the run's session, whether or not the client said so
+            # (SDKs before 0.4 do not); ClickHouse writes a nil id while the run is unknown.
+            copied = row.get("run_session_id")
+            if row["session_id"] is None and copied is not None and UUID(str(copied)).int:
+                row["session_id"] = copied
             for name in RUN_COPY_COLUMNS:
                 row.pop(name, None)
             if row.pop("score_is_bool") and row["score"] is not None:

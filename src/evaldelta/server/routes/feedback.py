@@ -7,10 +7,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from evaldelta.errors import NotFound
+from evaldelta.errors import Invalid, NotFound
 from evaldelta.ingest.records import feedback_rows, score_columns
 from evaldelta.server.auth import Tenant
 from evaldelta.server.deps import StoreDep, WriterDep
+from evaldelta.server.feedback_categories import changed_categories
 from evaldelta.server.models import (
     Feedback,
     FeedbackConfigCreate,
@@ -20,7 +21,7 @@ from evaldelta.server.models import (
     FeedbackUpdate,
 )
 from evaldelta.server.routes.datasets import Limit, Offset
-from evaldelta.store.base import FeedbackWhere, IngestBatch, Page
+from evaldelta.store.base import FeedbackWhere, IngestBatch, Page, Row, Store
 
 router = APIRouter(tags=["feedback"])
 
@@ -114,8 +115,22 @@ async def create_feedback_config(
 async def update_feedback_config(
     body: FeedbackConfigUpdate, tenant: Tenant, writer: WriterDep
 ) -> Any:
-    row = body.model_dump()
-    out = await writer.call(lambda s: s.write_feedback_config(tenant, row))
+    if body.id is not None:
+        raise Invalid("a key has one config: address it by feedback_key", loc=["body", "id"])
+    row = body.model_dump(exclude={"add_categories", "remove_categories", "id"})
+    add = [c.model_dump() for c in body.add_categories or []]
+    remove = body.remove_categories or []
+
+    def apply(store: Store) -> Row:
+        if add or remove:
+            found = store.list_feedback_configs(tenant, [body.feedback_key], Page(0, 1))
+            if not found:
+                raise NotFound(f"Feedback config {body.feedback_key!r} not found")
+            config = row["feedback_config"] or found[0]["feedback_config"]
+            row["feedback_config"] = changed_categories(config, add, remove)
+        return store.write_feedback_config(tenant, row)
+
+    out = await writer.call(apply)
     return {**out, "tenant_id": tenant}
 
 
