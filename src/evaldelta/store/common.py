@@ -31,8 +31,8 @@ from evaldelta.store.dataset_versions import LATEST, DatasetVersions, version_at
 from evaldelta.store.dataset_versions import diff as version_diff
 from evaldelta.store.dataset_versions import resolve as resolve_version
 from evaldelta.store.listing import Listing
-from evaldelta.store.splits import apply_metadata_operations
 from evaldelta.store.results import experiment_results
+from evaldelta.store.splits import apply_metadata_operations
 
 
 def now() -> datetime:
