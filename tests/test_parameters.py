@@ -5,7 +5,8 @@ field of a JSON body is set, one at a time, to a sample value against a seeded s
 one must change the answer (the response, or what a read made after it shows), or, for the
 few that evaldelta deliberately does not support (``REFUSED``), be refused with a 422 whose
 ``loc`` names it.  A parameter the table below has no sample for fails the test: a new
-route gets an entry in ``ROUTES``.
+route gets an entry in ``ROUTES``.  The one exception is a route's ``skip``: a parameter
+that no data the server keeps lets change anything, with why.
 
 "Changes the answer" is judged against a request without the parameter, made just before:
 fields that differ between two such requests by nature (new ids, timestamps, unique names)
