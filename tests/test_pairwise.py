@@ -254,6 +254,27 @@ def test_wrong_dataset_or_tenant_is_404(pair_server: Server, experiments: dict[s
         assert empty.json()["detail"][0]["loc"] == ["body", "experiment_ids"]
 
 
+def test_deleting_a_dataset_deletes_its_comparative_experiments(pair_server: Server) -> None:
+    """They go with it: not deletable afterwards, and a dataset made again under the
+    same id starts without them."""
+    dataset_id = str(uuid4())
+    with pair_server.http() as http:
+        create = {"id": dataset_id, "name": f"gone-{uuid4().hex[:8]}"}
+        http.post("/datasets", json=create).raise_for_status()
+        sessions = [
+            http.post(
+                "/sessions",
+                json={"name": f"gone-{uuid4().hex[:8]}", "reference_dataset_id": dataset_id},
+            ).json()["id"]
+            for _ in range(2)
+        ]
+        made = http.post("/datasets/comparative", json={"experiment_ids": sessions}).json()
+        assert http.delete(f"/datasets/{dataset_id}").status_code == 200
+        assert http.delete(f"/datasets/comparative/{made['id']}").status_code == 404
+        http.post("/datasets", json=create).raise_for_status()
+        assert http.get(f"/datasets/{dataset_id}/comparative").json() == []
+
+
 def test_first_feedback_config_becomes_the_keys(
     pair_server: Server, experiments: dict[str, Any]
 ) -> None:

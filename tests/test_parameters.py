@@ -5,7 +5,8 @@ field of a JSON body is set, one at a time, to a sample value against a seeded s
 one must change the answer (the response, or what a read made after it shows), or, for the
 few that evaldelta deliberately does not support (``REFUSED``), be refused with a 422 whose
 ``loc`` names it.  A parameter the table below has no sample for fails the test: a new
-route gets an entry in ``ROUTES``.
+route gets an entry in ``ROUTES``.  The one exception is a route's ``skip``: a parameter
+that no data the server keeps lets change anything, with why.
 
 "Changes the answer" is judged against a request without the parameter, made just before:
 fields that differ between two such requests by nature (new ids, timestamps, unique names)
@@ -46,7 +47,11 @@ class Seed:
     runs_a: list[dict[str, Any]]
     child: dict[str, Any]  # an llm run under runs_a[0]
     feedback: dict[str, Any]  # on runs_a[0], key "correct"
-    comparative_id: str
+    comparative_id: str  # a over b, with each side's preference as feedback
+    comparatives: list[dict[str, Any]]  # two comparative experiments, created in this order
+    first_version: str  # the dataset's version after its first example (tagged "first")
+    last_version: str  # its version once seeded
+    splits_examples: list[dict[str, Any]]  # two examples of ``other_dataset``
     url: str
 
     def v2(self, path: str, body: dict[str, Any]) -> Any:
@@ -110,7 +115,16 @@ def _seed(http: httpx.Client, url: str) -> Seed:
         dotted_order=runs_a[0]["dotted_order"] + "." + new_run(None)["dotted_order"],
     )
     _ingest(http, [*runs_a, *runs_b, child])
-    comparative = str(uuid.uuid4())
+    comparatives = [
+        http.post(
+            "/datasets/comparative",
+            json={"experiment_ids": [a["id"], b["id"]], "name": unique(name)},
+        )
+        .raise_for_status()
+        .json()
+        for name in ("params-cmp-z", "params-cmp-a")
+    ]
+    comparative = comparatives[0]["id"]
     feedback = None
     for i, (ra, rb) in enumerate(zip(runs_a, runs_b, strict=True)):
         for run, score in ((ra, 0.2 * i), (rb, 1 - 0.2 * i)):
@@ -125,24 +139,58 @@ def _seed(http: httpx.Client, url: str) -> Seed:
                 },
             ).json()
             feedback = feedback or posted
-    http.post(
-        "/feedback",
-        json={
-            "run_id": runs_b[1]["id"],
-            "key": "correct",
-            "score": -5.0,
-            "comparative_experiment_id": comparative,
-        },
-    ).raise_for_status()
+    # The pairwise judge preferred a on the first example, b on the second, neither on the
+    # third: counted alone, b improved on one example and regressed on another.
+    for (ra, rb), (score_a, score_b) in zip(
+        zip(runs_a, runs_b, strict=True), ((1, 0), (0, 1), (0.5, 0.5)), strict=True
+    ):
+        for run, score in ((ra, score_a), (rb, score_b)):
+            http.post(
+                "/feedback",
+                json={
+                    "run_id": run["id"],
+                    "key": "correct",
+                    "score": score,
+                    "comparative_experiment_id": comparative,
+                },
+            ).raise_for_status()
     http.post("/feedback", json={"session_id": a["id"], "key": "summary", "score": 1})
     for key in ("correct", "summary"):
         http.post(
             "/feedback-configs",
             json={"feedback_key": key, "feedback_config": {"type": "continuous"}},
         ).raise_for_status()
+    # Versions: one per example created; "first" tags the oldest.  The first example then
+    # gets outputs, so it differs from how it was in that version.
+    versions = http.get(f"/datasets/{dataset['id']}/versions").raise_for_status().json()
+    first = versions[-1]["as_of"]
+    http.put(
+        f"/datasets/{dataset['id']}/tags", json={"as_of": first, "tag": "first"}
+    ).raise_for_status()
+    http.patch(f"/examples/{examples[0]['id']}", json={"outputs": {"a": 0}}).raise_for_status()
+    last = http.get(f"/datasets/{dataset['id']}/version").raise_for_status().json()["as_of"]
+    splits_examples = [
+        http.post("/examples", json={"dataset_id": other["id"], "inputs": {"s": n}}).json()
+        for n in range(2)
+    ]
     assert feedback is not None
     return Seed(
-        http, dataset, other, examples, a, b, tracing, runs_a, child, feedback, comparative, url
+        http,
+        dataset,
+        other,
+        examples,
+        a,
+        b,
+        tracing,
+        runs_a,
+        child,
+        feedback,
+        comparative,
+        comparatives,
+        first,
+        last,
+        splits_examples,
+        url,
     )
 
 
@@ -188,6 +236,12 @@ def DELTA(s: Seed) -> dict[str, Any]:
         "comparison_session_ids": [s.b["id"]],
         "feedback_key": "correct",
     }
+
+
+def split_examples(s: Seed) -> tuple[str, str, dict[str, Any]]:
+    """A read of the two examples the split and metadata routes change."""
+    ids = [e["id"] for e in s.splits_examples]
+    return "GET", "/examples", {"params": {"dataset": s.other_dataset["id"], "id": ids}}
 
 
 # Values by parameter name, for any route whose table does not say otherwise.
@@ -246,9 +300,92 @@ ROUTES: dict[tuple[str, str], Route] = {
         samples={
             "dataset": lambda s: s.dataset["id"],
             "id": lambda s: [s.examples[0]["id"]],
+            "as_of": Sample(lambda s: s.first_version, base=lambda s: {"dataset": s.dataset["id"]}),
             "splits": lambda s: ["train"],
             "metadata": lambda s: '{"n": 1}',
-        }
+            "filter": lambda s: """has(metadata, '{"n": 1}')""",
+            "select": lambda s: ["attachment_urls"],
+            "exclude_default_fields": lambda s: True,
+            "order": lambda s: "random",
+            "random_seed": lambda s: 0.5,
+            "descending": lambda s: True,
+            "full_text_contains": lambda s: ["n"],
+        },
+        skip={"inline_s3_urls": "attachments are not kept, so there is no URL to inline"},
+    ),
+    ("GET", "/examples/{example_id}"): Route(
+        path=lambda s: {"example_id": s.examples[0]["id"]},
+        samples={
+            "as_of": lambda s: "first",  # before it had outputs
+            "dataset": lambda s: s.other_dataset["id"],  # not there: a 404
+        },
+    ),
+    ("GET", "/datasets/{dataset_id}/splits"): Route(
+        path=ds,
+        samples={"as_of": lambda s: "first"},  # "train" only, without "base"
+    ),
+    ("PUT", "/datasets/{dataset_id}/splits"): Route(
+        path=lambda s: {"dataset_id": s.other_dataset["id"]},
+        body=lambda s: {"split_name": "walk", "examples": [s.splits_examples[0]["id"]]},
+        samples={
+            "split_name": lambda s: "walked",
+            "examples": lambda s: [s.splits_examples[1]["id"]],
+            "remove": lambda s: True,
+        },
+        observe=lambda s, sent, _: split_examples(s),
+    ),
+    ("PATCH", "/v1/platform/datasets/{dataset_id}/examples/metadata"): Route(
+        path=lambda s: {"dataset_id": s.other_dataset["id"]},
+        body=lambda s: {
+            "example_ids": [s.splits_examples[0]["id"]],
+            "operations": [{"key": "tags", "operation": "array_add", "values": ["a"]}],
+        },
+        samples={
+            "example_ids": lambda s: [s.splits_examples[1]["id"]],
+            "operations": lambda s: [{"key": "tags", "operation": "array_add", "values": ["b"]}],
+        },
+        observe=lambda s, sent, _: split_examples(s),
+    ),
+    ("GET", "/datasets/{dataset_id}/versions"): Route(
+        path=ds, samples={"search": lambda s: "firs"}
+    ),
+    ("GET", "/datasets/{dataset_id}/version"): Route(
+        path=ds,
+        samples={"as_of": lambda s: s.first_version, "tag": lambda s: "first"},
+    ),
+    ("PUT", "/datasets/{dataset_id}/tags"): Route(
+        path=ds,
+        body=lambda s: {"as_of": s.first_version, "tag": "walk"},
+        samples={"as_of": lambda s: s.last_version, "tag": lambda s: unique("tag")},
+    ),
+    ("GET", "/datasets/{dataset_id}/versions/diff"): Route(
+        path=ds,
+        query=lambda s: {"from_version": "latest", "to_version": "latest"},
+        samples={"from_version": lambda s: "first", "to_version": lambda s: "first"},
+    ),
+    ("POST", "/datasets/comparative"): Route(
+        body=lambda s: {"experiment_ids": [s.a["id"], s.b["id"]]},
+        samples={
+            "id": lambda s: str(uuid.uuid4()),
+            # The answer does not list the experiments: one not of the dataset is a 404.
+            "experiment_ids": lambda s: [s.a["id"], s.tracing["id"]],
+            "name": lambda s: unique("named"),
+            "description": lambda s: "described",
+            "created_at": lambda s: EARLIER,
+            "modified_at": lambda s: LATER,
+            "reference_dataset_id": lambda s: s.other_dataset["id"],  # not a's: a 404
+            "extra": lambda s: {"note": 1},
+        },
+    ),
+    ("GET", "/datasets/{dataset_id}/comparative"): Route(
+        path=ds,
+        samples={
+            "name": lambda s: s.comparatives[1]["name"],
+            "name_contains": lambda s: "params-cmp-z",
+            "id": lambda s: [s.comparatives[0]["id"]],
+            "sort_by": lambda s: "name",
+            "sort_by_desc": lambda s: False,
+        },
     ),
     ("DELETE", "/examples"): Route(samples={"example_ids": lambda s: [s.example()["id"]]}),
     ("PATCH", "/examples/{example_id}"): Route(
@@ -449,6 +586,7 @@ ROUTES: dict[tuple[str, str], Route] = {
             "comparison_session_ids": lambda s: [s.a["id"]],
             "feedback_keys": lambda s: ["missing"],
             "filters": lambda s: {s.b["id"]: ['eq(name, "nothing")']},
+            "comparative_experiment_id": lambda s: s.comparative_id,
             "include_stats": lambda s: True,
         },
     ),
@@ -490,6 +628,13 @@ ROUTES: dict[tuple[str, str], Route] = {
 
 # Parameters evaldelta does not support: each must be refused with a 422 that names it.
 REFUSED = {
+    ("GET", "/examples"): {
+        "exclude_default_fields",
+        "order",
+        "random_seed",
+        "descending",
+        "full_text_contains",
+    },
     ("POST", "/datasets/{dataset_id}/runs"): {"format", "include_annotator_detail"},
     ("PATCH", "/feedback-configs"): {"id"},
 }

@@ -128,7 +128,8 @@ def test_metadata_ids_splits_limit_and_offset(
 def test_select_and_inline_urls_are_accepted(
     served: Server, dataset: tuple[UUID, list[UUID]]
 ) -> None:
-    """``include_attachments`` selects ``attachment_urls``: present, and null."""
+    """``include_attachments`` selects ``attachment_urls``: present, and null; absent
+    when not selected."""
     examples = list(served.sdk().list_examples(dataset_id=dataset[0], include_attachments=True))
     assert len(examples) == len(METADATA)
     with served.http() as http:
@@ -140,7 +141,9 @@ def test_select_and_inline_urls_are_accepted(
                 "inline_s3_urls": "false",
             },
         ).json()
+        plain = http.get("/examples", params={"dataset": str(dataset[0])}).json()
     assert all(r["attachment_urls"] is None for r in rows) and len(rows) == len(METADATA)
+    assert all("attachment_urls" not in r for r in plain) and len(plain) == len(METADATA)
 
 
 @pytest.mark.parametrize(

@@ -385,6 +385,18 @@ class CommonStore:
             raise NotFound(f"Comparative experiment {cid} not found")
         self._drop_comparative(tenant_id, cid)
 
+    def _forget_comparatives(self, tenant_id: UUID, dataset_id: UUID) -> None:
+        """Delete the comparative experiments of a dataset being deleted: a dataset made
+        again with its id starts without them."""
+        where = ComparativeWhere(dataset_id=dataset_id)
+        found: list[Row] = []
+        while page := self._list.comparative_experiments(
+            tenant_id, where, Page(len(found), 1000), details=False
+        ):
+            found += page
+        for row in found:
+            self._drop_comparative(tenant_id, row["id"])
+
     def get_comparative_experiment(self, tenant_id: UUID, cid: UUID) -> Row | None:
         """The stored row (``experiment_ids``, no names or statistics): a cheap check."""
         where = ComparativeWhere(ids=[cid])

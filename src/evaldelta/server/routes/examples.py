@@ -20,7 +20,7 @@ from evaldelta.server.models import Example, ExampleCreate, ExamplesCreated, Exa
 from evaldelta.server.query import declared_query_only
 from evaldelta.server.routes.body import read_body
 from evaldelta.server.routes.datasets import Limit, Offset
-from evaldelta.store.base import ExampleWhere, Page, Store
+from evaldelta.store.base import ExampleWhere, Page, Row, Store
 from evaldelta.store.dataset_versions import LATEST, parse_time
 
 router = APIRouter(tags=["examples"], dependencies=[Depends(declared_query_only)])
@@ -164,7 +164,20 @@ def _refuse(**given: Any) -> None:
             raise Invalid(f"{name} is not supported by this server", loc=["query", name])
 
 
-@router.get("/examples", response_model=list[Example])
+def _selected(rows: list[Row], select: list[ExampleSelect] | None) -> list[Row]:
+    """Each example's default fields, and ``attachment_urls`` only when selected (null:
+    attachments are not kept), as LangSmith answers."""
+    fields = [f for f in Example.model_fields if f != "attachment_urls"]
+    if select and "attachment_urls" in select:
+        fields.append("attachment_urls")
+    return [{f: row.get(f) for f in fields} for row in rows]
+
+
+@router.get(
+    "/examples",
+    response_model=list[Example],
+    response_model_exclude_unset=True,  # attachment_urls only when selected
+)
 def list_examples(
     tenant: Tenant,
     store: StoreDep,
@@ -185,9 +198,9 @@ def list_examples(
     full_text_contains: Annotated[list[str] | None, Query()] = None,
 ) -> Any:
     """Examples in creation order; ``as_of`` (a time, or a tag of ``dataset``) as they
-    were in that version of their dataset.  ``select`` may add ``attachment_urls`` (always
-    present, null: attachments are not kept) and ``inline_s3_urls`` changes nothing for
-    the same reason; the parameters this server does not serve are refused."""
+    were in that version of their dataset.  ``select`` adds ``attachment_urls`` (null:
+    attachments are not kept) to the default fields, and ``inline_s3_urls`` changes
+    nothing for the same reason; the parameters this server does not serve are refused."""
     _refuse(
         exclude_default_fields=exclude_default_fields,
         order=order,
@@ -209,7 +222,7 @@ def list_examples(
         metadata=_metadata_query(metadata),
         filter_sql=filter_sql,
     )
-    return store.list_examples(tenant, where, Page(offset, limit))
+    return _selected(store.list_examples(tenant, where, Page(offset, limit)), select)
 
 
 @router.get("/examples/{example_id}", response_model=Example)

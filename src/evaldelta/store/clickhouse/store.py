@@ -175,6 +175,7 @@ class ClickHouseStore(CommonStore):
             [tenant_id, dataset_id],
         )
         history.forget_dataset(self._conn, tenant_id, dataset_id)
+        self._forget_comparatives(tenant_id, dataset_id)
         tombstone_where(
             self._conn,
             "dataset_tags_versions",

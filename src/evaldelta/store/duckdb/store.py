@@ -192,6 +192,7 @@ class DuckDBStore(CommonStore):
                 [tenant_id, dataset_id],
             )
         history.forget_dataset(cur, tenant_id, dataset_id)
+        self._forget_comparatives(tenant_id, dataset_id)
         cur.execute("DELETE FROM datasets WHERE tenant_id = ? AND id = ?", [tenant_id, dataset_id])
 
     def has_dataset(self, tenant_id: UUID, dataset_id: UUID) -> bool:
