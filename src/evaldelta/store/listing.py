@@ -30,11 +30,21 @@ from evaldelta.store.splits import as_listed, stored_splits
 
 Rows = Callable[[str, Sequence[Any]], list[Row]]
 
-# The columns of ``examples``, which ``example_history`` repeats (with ``is_deleted``).
-HISTORY_COLUMNS = (
-    "tenant_id, id, dataset_id, inputs, outputs, metadata, split, source_run_id,"
-    " created_at, modified_at"
+# The stored columns of ``examples``, on both stores; ``example_history`` repeats them
+# (with ``is_deleted``).
+EXAMPLE_COLUMNS = (
+    "tenant_id",
+    "id",
+    "dataset_id",
+    "inputs",
+    "outputs",
+    "metadata",
+    "split",
+    "source_run_id",
+    "created_at",
+    "modified_at",
 )
+HISTORY_COLUMNS = ", ".join(EXAMPLE_COLUMNS)
 
 # The run fields every feedback row carries a copy of, as (feedback column, runs column):
 # the delta reads feedback alone.  Internal: never part of a listed row.

@@ -11,20 +11,9 @@ from uuid import UUID
 from evaldelta.store.base import Row
 from evaldelta.store.clickhouse.connection import Connection
 from evaldelta.store.clickhouse.versions import encode, put
+from evaldelta.store.listing import EXAMPLE_COLUMNS
 
-COLUMNS = [
-    "tenant_id",
-    "dataset_id",
-    "id",
-    "inputs",
-    "outputs",
-    "metadata",
-    "split",
-    "source_run_id",
-    "created_at",
-    "modified_at",
-    "is_deleted",
-]
+COLUMNS = [*EXAMPLE_COLUMNS, "is_deleted"]
 
 
 def record(conn: Connection, rows: Sequence[Row], *, deleted_at: datetime | None = None) -> None:

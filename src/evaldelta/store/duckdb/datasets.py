@@ -15,19 +15,6 @@ from evaldelta.store.base import Row
 from evaldelta.store.common import now
 from evaldelta.store.sqlrows import dump_json
 
-EXAMPLE_COLUMNS = [
-    "tenant_id",
-    "id",
-    "dataset_id",
-    "inputs",
-    "outputs",
-    "metadata",
-    "split",
-    "source_run_id",
-    "created_at",
-    "modified_at",
-]
-
 DATASET_SELECT = """
     SELECT d.*,
         (SELECT count(*) FROM examples e WHERE e.tenant_id = d.tenant_id AND e.dataset_id = d.id)

@@ -27,7 +27,6 @@ from evaldelta.store.duckdb import ingest as duckdb_ingest
 from evaldelta.store.duckdb import sessions as duckdb_sessions
 from evaldelta.store.duckdb.datasets import (
     DATASET_SELECT,
-    EXAMPLE_COLUMNS,
     example_rows,
     insert_dataset,
     update_dataset,
@@ -41,7 +40,7 @@ from evaldelta.store.duckdb.means_cache import DEFAULT_MAX_BYTES, MeansCache
 from evaldelta.store.duckdb.schema import migrate
 from evaldelta.store.duckdb.seqlock import WriteSequence
 from evaldelta.store.duckdb.snapshot import Snapshot
-from evaldelta.store.listing import Listing
+from evaldelta.store.listing import EXAMPLE_COLUMNS, Listing
 from evaldelta.store.splits import created_splits, updated_splits
 from evaldelta.store.sqlrows import dump_json, fetch_rows
 
@@ -209,7 +208,7 @@ class DuckDBStore(CommonStore):
         by_id = example_rows(tenant_id, [created_splits(r) for r in rows])
         # One Arrow append, not one insert per example.
         with self._writing_examples():
-            insert_rows(self._cur(), "examples", EXAMPLE_COLUMNS, list(by_id.values()))
+            insert_rows(self._cur(), "examples", list(EXAMPLE_COLUMNS), list(by_id.values()))
             history.record(self._cur(), tenant_id, list(by_id))
         ids = list(by_id)
         found = {r["id"]: r for r in self._examples_by_id(tenant_id, ids)}
