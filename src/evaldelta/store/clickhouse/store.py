@@ -22,33 +22,27 @@ from evaldelta.store.clickhouse import history
 from evaldelta.store.clickhouse import ingest as clickhouse_ingest
 from evaldelta.store.clickhouse import sessions as clickhouse_sessions
 from evaldelta.store.clickhouse.connection import connect
+from evaldelta.store.clickhouse.datasets import (
+    DATASET_SELECT,
+    example_rows,
+    new_dataset,
+    new_examples,
+    settle_examples,
+)
 from evaldelta.store.clickhouse.dialect import CLICKHOUSE
 from evaldelta.store.clickhouse.schema import migrate
 from evaldelta.store.clickhouse.versions import (
     name_id,
     put,
-    settle,
     tombstone,
     tombstone_where,
 )
 from evaldelta.store.common import CommonStore, now, require_examples
 from evaldelta.store.dialect import Dialect
 from evaldelta.store.listing import Listing
-from evaldelta.store.splits import created_splits, updated_splits
+from evaldelta.store.splits import updated_splits
 
 T = TypeVar("T")
-
-DATASET_SELECT = """
-    SELECT d.*, coalesce(e.n, 0) AS example_count, coalesce(s.n, 0) AS session_count,
-        s.last AS last_session_start_time
-    FROM datasets AS d
-    LEFT JOIN (SELECT dataset_id, count() AS n FROM examples WHERE tenant_id = ? {examples}
-               GROUP BY dataset_id) AS e ON e.dataset_id = d.id
-    LEFT JOIN (SELECT reference_dataset_id, count() AS n, max(start_time) AS last
-               FROM sessions WHERE tenant_id = ? AND reference_dataset_id IS NOT NULL
-               GROUP BY reference_dataset_id) AS s ON s.reference_dataset_id = d.id
-    WHERE d.tenant_id = ?
-"""
 
 
 class ClickHouseStore(CommonStore):
@@ -128,22 +122,7 @@ class ClickHouseStore(CommonStore):
         dataset_id = row.get("id") or uuid4()
         if self._dataset_row(tenant_id, dataset_id):
             raise Conflict(f"Dataset with id {dataset_id} already exists")
-        created = row.get("created_at") or now()
-        new = {
-            "tenant_id": tenant_id,
-            "id": dataset_id,
-            "name": row["name"],
-            "description": row.get("description"),
-            "data_type": row.get("data_type") or "kv",
-            "created_at": created,
-            "modified_at": created,
-            "inputs_schema_definition": row.get("inputs_schema_definition"),
-            "outputs_schema_definition": row.get("outputs_schema_definition"),
-            "transformations": row.get("transformations"),
-            "externally_managed": row.get("externally_managed"),
-            "extra": row.get("extra"),
-            "metadata": (row.get("extra") or {}).get("metadata"),
-        }
+        new = new_dataset(tenant_id, dataset_id, row)
         put(self._conn, "datasets_versions", [new])
         return self._require_dataset(tenant_id, dataset_id)
 
@@ -189,44 +168,11 @@ class ClickHouseStore(CommonStore):
 
     # --- examples -----------------------------------------------------------------------
 
-    def _example_rows(self, tenant_id: UUID, ids: list[Any]) -> dict[Any, Row]:
-        rows = self._conn.rows(
-            "SELECT * FROM examples WHERE tenant_id = ? AND id IN ?",
-            [tenant_id, [UUID(str(i)) for i in ids]],
-            versions=True,
-        )
-        return {r["id"]: r for r in rows}
-
-    def _settle_examples(self, tenant_id: UUID, ids: list[Any]) -> None:
-        """One live row per example, even if two servers moved it at once."""
-        rows = self._conn.rows(
-            "SELECT * FROM examples WHERE tenant_id = ? AND id IN ?",
-            [tenant_id, [UUID(str(i)) for i in ids]],
-            versions=True,
-        )
-        settle(self._conn, "examples_versions", rows)
-
     def write_examples(self, tenant_id: UUID, rows: list[Row]) -> list[Row]:
         for dataset_id in {r["dataset_id"] for r in rows}:
             if self._dataset_row(tenant_id, dataset_id) is None:
                 raise NotFound(f"Dataset {dataset_id} not found")
-        stamp = now()
-        new = []
-        for r in map(created_splits, rows):
-            new.append(
-                {
-                    "tenant_id": tenant_id,
-                    "id": r.get("id") or uuid4(),
-                    "dataset_id": r["dataset_id"],
-                    "inputs": r.get("inputs") or {},
-                    "outputs": r.get("outputs"),
-                    "metadata": r.get("metadata"),
-                    "split": r["split"],
-                    "source_run_id": r.get("source_run_id"),
-                    "created_at": r.get("created_at") or stamp,
-                    "modified_at": stamp,
-                }
-            )
+        new = new_examples(tenant_id, rows)
         ids = [v["id"] for v in new]
         if new:
             # Re-sending an example id (a client retry) replaces it, it never duplicates.
@@ -235,9 +181,9 @@ class ClickHouseStore(CommonStore):
                 self._conn,
                 "examples_versions",
                 list(latest.values()),
-                self._example_rows(tenant_id, ids),
+                example_rows(self._conn, tenant_id, ids),
             )
-            self._settle_examples(tenant_id, ids)
+            settle_examples(self._conn, tenant_id, ids)
             history.record(self._conn, list(latest.values()))
         found = {r["id"]: r for r in self._examples_by_id(tenant_id, ids)}
         return [found[i] for i in ids]
@@ -245,7 +191,7 @@ class ClickHouseStore(CommonStore):
     def write_example_update(
         self, tenant_id: UUID, example_id: UUID, changes: Row, stamp: datetime | None = None
     ) -> Row:
-        current = self._example_rows(tenant_id, [example_id]).get(example_id)
+        current = example_rows(self._conn, tenant_id, [example_id]).get(example_id)
         if current is None:
             raise NotFound(f"Example {example_id} not found")
         if changes.get("dataset_id"):
@@ -255,14 +201,14 @@ class ClickHouseStore(CommonStore):
         merged = {**current, **{k: v for k, v in changes.items() if v is not None and k in keep}}
         merged["modified_at"] = stamp or now()
         put(self._conn, "examples_versions", [merged], {example_id: current})
-        self._settle_examples(tenant_id, [example_id])
+        settle_examples(self._conn, tenant_id, [example_id])
         history.record(self._conn, [merged])
         updated = self.get_example(tenant_id, example_id)
         assert updated is not None
         return updated
 
     def write_example_delete(self, tenant_id: UUID, example_ids: list[UUID]) -> None:
-        found = self._example_rows(tenant_id, example_ids)
+        found = example_rows(self._conn, tenant_id, example_ids)
         require_examples(example_ids, found)
         history.record(self._conn, list(found.values()), deleted_at=now())
         tombstone(self._conn, "examples_versions", list(found.values()))
