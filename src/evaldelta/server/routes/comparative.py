@@ -20,7 +20,7 @@ from evaldelta.server.models import (
     ComparativeExperimentBase,
     ComparativeExperimentCreate,
 )
-from evaldelta.server.routes.datasets import Limit, Offset
+from evaldelta.server.routes.params import Limit, Offset
 from evaldelta.store.base import ComparativeWhere, Page
 from evaldelta.store.comparative import public
 

@@ -12,13 +12,10 @@ from evaldelta.errors import NotFound
 from evaldelta.server.auth import Tenant
 from evaldelta.server.deps import StoreDep, WriterDep
 from evaldelta.server.models import Dataset, DatasetCreate, DatasetUpdate
+from evaldelta.server.routes.params import Limit, Offset
 from evaldelta.store.base import DatasetWhere, Page
 
 router = APIRouter(tags=["datasets"])
-
-# DuckDB's OFFSET is a signed 64-bit integer: larger values are a 422, not a 500.
-Offset = Annotated[int, Query(ge=0, le=2**63 - 1)]
-Limit = Annotated[int, Query(ge=1, le=100)]
 
 
 @router.post("/datasets", response_model=Dataset)

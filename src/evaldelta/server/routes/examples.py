@@ -19,7 +19,7 @@ from evaldelta.server.deps import StoreDep, WriterDep
 from evaldelta.server.models import Example, ExampleCreate, ExamplesCreated, ExampleUpdate
 from evaldelta.server.query import declared_query_only
 from evaldelta.server.routes.body import read_body
-from evaldelta.server.routes.datasets import Limit, Offset
+from evaldelta.server.routes.params import Limit, Offset
 from evaldelta.store.base import ExampleWhere, Page, Row, Store
 from evaldelta.store.dataset_versions import LATEST, parse_time
 

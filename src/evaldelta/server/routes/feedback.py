@@ -20,7 +20,7 @@ from evaldelta.server.models import (
     FeedbackCreate,
     FeedbackUpdate,
 )
-from evaldelta.server.routes.datasets import Limit, Offset
+from evaldelta.server.routes.params import Limit, Offset
 from evaldelta.store.base import FeedbackWhere, IngestBatch, Page, Row, Store
 
 router = APIRouter(tags=["feedback"])

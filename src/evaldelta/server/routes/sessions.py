@@ -11,7 +11,7 @@ from evaldelta.errors import NotFound
 from evaldelta.server.auth import Tenant
 from evaldelta.server.deps import StoreDep, WriterDep
 from evaldelta.server.models import Session, SessionCreate, SessionUpdate
-from evaldelta.server.routes.datasets import Limit, Offset
+from evaldelta.server.routes.params import Limit, Offset
 from evaldelta.store.base import Page, SessionWhere
 
 router = APIRouter(tags=["sessions"])

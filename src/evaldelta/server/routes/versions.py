@@ -17,7 +17,7 @@ from evaldelta.server.auth import Tenant
 from evaldelta.server.deps import StoreDep, WriterDep
 from evaldelta.server.models import DatasetDiff, DatasetTagUpdate, DatasetVersion
 from evaldelta.server.query import declared_query_only
-from evaldelta.server.routes.datasets import Limit, Offset
+from evaldelta.server.routes.params import Limit, Offset
 from evaldelta.store.base import Page
 
 _LATEST: dict[str, Example] = {"latest": {"summary": "today's version", "value": "latest"}}
