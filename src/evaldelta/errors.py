@@ -37,6 +37,12 @@ class Forbidden(DomainError):
     status_code = 403
 
 
+class Gone(DomainError):
+    """Something that existed and no longer answers (an expired feedback token)."""
+
+    status_code = 410
+
+
 class PayloadTooLarge(DomainError):
     status_code = 413
 

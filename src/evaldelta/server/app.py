@@ -16,11 +16,13 @@ from evaldelta.server.body_limit import BodyLimit
 from evaldelta.server.error_handlers import install_error_handlers
 from evaldelta.server.openapi import document_errors
 from evaldelta.server.routes import (
+    api_keys,
     comparative,
     datasets,
     deltas,
     examples,
     feedback,
+    feedback_tokens,
     info,
     results,
     runs,
@@ -93,7 +95,9 @@ def create_app(settings: Settings) -> FastAPI:
             versions,
             sessions,
             runs,
+            feedback_tokens,  # before feedback: ``/feedback/tokens`` is no feedback id
             feedback,
+            api_keys,
             deltas,
         ):
             app.include_router(module.router, prefix=prefix)

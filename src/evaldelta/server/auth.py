@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -12,12 +15,14 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from evaldelta.errors import Forbidden, Unauthorized
-from evaldelta.store.base import Store
+from evaldelta.store.base import Row, Store
 
 KEY_PREFIX = "evd_"
 # Keys this server makes are 47 characters.  A value far longer cannot be one: it is
 # refused as a wrong key before it costs a hash (a header may be tens of kilobytes).
 MAX_KEY_CHARS = 512
+# How old a known key may get before it is looked up again (see ``KeyCache``).
+KEY_RECHECK_SECONDS = 5.0
 
 
 def new_api_key() -> str:
@@ -30,7 +35,7 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(store: Store, tenant_name: str) -> tuple[UUID, str]:
+def create_key(store: Store, tenant_name: str, description: str = "") -> tuple[UUID, str]:
     """Create the tenant if needed and a new key for it; returns (tenant id, key).
 
     Runs directly on the store: only for use while no server owns it, or from the writer.
@@ -38,11 +43,26 @@ def create_key(store: Store, tenant_name: str) -> tuple[UUID, str]:
 
     def work() -> tuple[UUID, str]:
         tenant_id = store.write_tenant(tenant_name)
-        key = new_api_key()
-        store.write_api_key(tenant_id, hash_api_key(key), key[: len(KEY_PREFIX) + 4])
+        _, key = add_key(store, tenant_id, description)
         return tenant_id, key
 
     return store.run_in_transaction(work)
+
+
+def add_key(
+    store: Store, tenant_id: UUID, description: str = "", expires_at: datetime | None = None
+) -> tuple[Row, str]:
+    """A new key of an existing tenant: (the key as listed, the key itself).  Call it
+    inside a store transaction (or from the writer)."""
+    key = new_api_key()
+    row = store.write_api_key(
+        tenant_id,
+        hash_api_key(key),
+        key[: len(KEY_PREFIX) + 4],
+        description=description,
+        expires_at=expires_at,
+    )
+    return row, key
 
 
 def _presented_key(request: Request) -> str | None:
@@ -56,24 +76,55 @@ def _presented_key(request: Request) -> str | None:
     return None
 
 
-class KeyCache:
-    """Hash → tenant id for keys already seen (keys are never revoked while serving)."""
+@dataclass(frozen=True)
+class _Known:
+    tenant_id: UUID
+    key_id: UUID
+    expires_at: datetime | None
+    checked: float  # time.monotonic() of the store read
 
-    def __init__(self) -> None:
-        self._known: dict[str, UUID] = {}
+
+class KeyCache:
+    """Hash → tenant for keys already seen.
+
+    A key revoked through this server is forgotten at once (``forget``).  Another server
+    sharing the store (ClickHouse) revokes it here within ``recheck_seconds``: a known key
+    is looked up again once it is that old.
+    """
+
+    def __init__(self, recheck_seconds: float = KEY_RECHECK_SECONDS) -> None:
+        self._known: dict[str, _Known] = {}
+        self._recheck = recheck_seconds
+        # Moves on every ``forget``: a lookup that began before a revocation must not
+        # remember what it read.
+        self._generation = 0
 
     async def resolve(self, store: Store, key: str) -> UUID | None:
-        """The tenant of ``key``, or None for a key that is not one (too long, unknown)."""
+        """The tenant of ``key``, or None for a key that is not one (too long, unknown,
+        revoked or expired)."""
         if len(key) > MAX_KEY_CHARS:
             return None
         digest = hash_api_key(key)
-        tenant_id = self._known.get(digest)
-        if tenant_id is None:
-            tenant_id = await run_in_threadpool(store.tenant_for_key_hash, digest)
-            if tenant_id is None:
+        known = self._known.get(digest)
+        if known is None or time.monotonic() - known.checked > self._recheck:
+            generation = self._generation
+            found = await run_in_threadpool(store.api_key_for_hash, digest)
+            if found is None:
+                self._known.pop(digest, None)
                 return None
-            self._known[digest] = tenant_id
-        return tenant_id
+            known = _Known(found["tenant_id"], found["id"], found["expires_at"], time.monotonic())
+            if generation == self._generation:
+                self._known[digest] = known
+        if known.expires_at is not None and known.expires_at <= datetime.now(UTC):
+            return None
+        return known.tenant_id
+
+    def forget(self, key_id: UUID) -> None:
+        """Stop accepting the key with this id (it was revoked)."""
+        self._generation += 1
+        for digest, known in list(self._known.items()):
+            if known.key_id == key_id:
+                del self._known[digest]
 
 
 async def current_tenant(request: Request) -> UUID:

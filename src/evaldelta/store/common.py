@@ -27,6 +27,7 @@ from evaldelta.store.base import (
     RunWhere,
     SessionWhere,
 )
+from evaldelta.store.credentials import Credentials
 from evaldelta.store.dataset_versions import LATEST, DatasetVersions, version_at
 from evaldelta.store.dataset_versions import diff as version_diff
 from evaldelta.store.dataset_versions import resolve as resolve_version
@@ -91,7 +92,7 @@ def require_examples(example_ids: list[UUID], found: Iterable[Any]) -> None:
         raise NotFound(f"Example {sorted(map(str, missing))[0]} not found")
 
 
-class CommonStore:
+class CommonStore(Credentials):
     """The reads and rules the two backends share; ``_list`` is set by the backend."""
 
     _list: Listing

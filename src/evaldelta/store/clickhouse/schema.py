@@ -221,6 +221,33 @@ MIGRATIONS: list[list[str]] = [
         "CREATE VIEW IF NOT EXISTS dataset_tags AS SELECT * EXCEPT is_deleted"
         " FROM dataset_tags_versions FINAL",
     ],
+    # tokens: API keys get an id (to list and revoke them by; an existing key's id is made
+    # from its hash, the same on every server running this), a description and an optional
+    # expiry; presigned feedback tokens, kept as the SHA-256 of their secret.  A view lists
+    # its columns when it is made, so ``api_keys`` is made again.
+    [
+        "ALTER TABLE api_keys_versions ADD COLUMN IF NOT EXISTS id UUID"
+        " DEFAULT reinterpretAsUUID(unhex(substring(key_hash, 1, 32)))",
+        "ALTER TABLE api_keys_versions ADD COLUMN IF NOT EXISTS description String DEFAULT ''",
+        f"ALTER TABLE api_keys_versions ADD COLUMN IF NOT EXISTS expires_at Nullable({TIME})",
+        "DROP VIEW IF EXISTS api_keys",
+        "CREATE VIEW IF NOT EXISTS api_keys AS SELECT * EXCEPT is_deleted"
+        " FROM api_keys_versions FINAL",
+        f"""CREATE TABLE IF NOT EXISTS feedback_tokens_versions (
+            tenant_id UUID,
+            token_hash String,
+            id UUID,
+            run_id UUID,
+            feedback_key String,
+            feedback_config Nullable(String),
+            feedback_id Nullable(UUID),
+            expires_at {TIME},
+            created_at {TIME},
+            {VERSIONED}
+        ) {ENGINE} ORDER BY token_hash""",
+        "CREATE VIEW IF NOT EXISTS feedback_tokens AS SELECT * EXCEPT is_deleted"
+        " FROM feedback_tokens_versions FINAL",
+    ],
 ]
 
 

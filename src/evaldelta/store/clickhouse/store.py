@@ -9,7 +9,7 @@ row through the ``FINAL`` views.  See docs/clickhouse.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -83,14 +83,19 @@ class ClickHouseStore(CommonStore):
         self.write_session(tenant_id, {"name": "default"}, upsert=True)
         return tenant_id
 
-    def write_api_key(self, tenant_id: UUID, key_hash: str, key_prefix: str) -> None:
-        row = {
-            "key_hash": key_hash,
-            "tenant_id": tenant_id,
-            "key_prefix": key_prefix,
-            "created_at": now(),
-        }
+    # --- API keys by id and feedback tokens (feature: tokens) ------------------------
+
+    def _put_api_key(self, row: Row) -> None:
         put(self._conn, "api_keys_versions", [row], id_column="key_hash")
+
+    def _key_rows(self, where: str, params: Sequence[Any]) -> list[Row]:
+        return self._conn.rows(f"SELECT * FROM api_keys WHERE {where}", params, versions=True)
+
+    def _drop_api_key(self, row: Row) -> None:
+        tombstone(self._conn, "api_keys_versions", [row])
+
+    def _put_feedback_token(self, row: Row) -> None:
+        put(self._conn, "feedback_tokens_versions", [row], id_column="token_hash")
 
     def tenant_for_key_hash(self, key_hash: str) -> UUID | None:
         found = self._conn.one("SELECT tenant_id FROM api_keys WHERE key_hash = ?", [key_hash])

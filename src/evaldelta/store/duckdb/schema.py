@@ -225,6 +225,25 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (tenant_id, dataset_id, tag)
     );
     """,
+    # tokens: API keys get an id (to list and revoke them by), a description and an
+    # optional expiry; presigned feedback tokens, kept as the SHA-256 of their secret.
+    """
+    ALTER TABLE api_keys ADD COLUMN id UUID;
+    UPDATE api_keys SET id = gen_random_uuid();
+    ALTER TABLE api_keys ADD COLUMN description VARCHAR DEFAULT '';
+    ALTER TABLE api_keys ADD COLUMN expires_at TIMESTAMPTZ;
+    CREATE TABLE feedback_tokens (
+        tenant_id UUID NOT NULL,
+        token_hash VARCHAR PRIMARY KEY,
+        id UUID NOT NULL,
+        run_id UUID NOT NULL,
+        feedback_key VARCHAR NOT NULL,
+        feedback_config JSON,
+        feedback_id UUID,
+        expires_at TIMESTAMPTZ NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL
+    );
+    """,
 ]
 
 

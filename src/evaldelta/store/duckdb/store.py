@@ -145,10 +145,22 @@ class DuckDBStore(CommonStore):
         self.write_session(tenant_id, {"name": "default"}, upsert=True)
         return tenant_id
 
-    def write_api_key(self, tenant_id: UUID, key_hash: str, key_prefix: str) -> None:
-        self._cur().execute(
-            "INSERT INTO api_keys VALUES (?, ?, ?, ?)", [key_hash, tenant_id, key_prefix, now()]
-        )
+    # --- API keys by id and feedback tokens (feature: tokens) ------------------------
+
+    def _insert(self, table: str, row: Row) -> None:
+        names = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        values = [dump_json(v) if k == "feedback_config" else v for k, v in row.items()]
+        self._cur().execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", values)
+
+    def _put_api_key(self, row: Row) -> None:
+        self._insert("api_keys", row)
+
+    def _drop_api_key(self, row: Row) -> None:
+        self._cur().execute("DELETE FROM api_keys WHERE key_hash = ?", [row["key_hash"]])
+
+    def _put_feedback_token(self, row: Row) -> None:
+        self._insert("feedback_tokens", row)
 
     def tenant_for_key_hash(self, key_hash: str) -> UUID | None:
         found = self._one("SELECT tenant_id FROM api_keys WHERE key_hash = ?", [key_hash])
