@@ -624,7 +624,91 @@ ROUTES: dict[tuple[str, str], Route] = {
             ),
         },
     ),
+    # --- presigned feedback tokens and API keys -------------------------------------
+    ("POST", "/feedback/tokens"): Route(
+        body=lambda s: {"run_id": s.runs_a[0]["id"], "feedback_key": "tokened"},
+        samples={
+            "run_id": lambda s: s.runs_a[1]["id"],
+            "feedback_key": lambda s: "other-key",
+            "feedback_config": lambda s: {"type": "continuous", "min": 0, "max": 1},
+            "expires_at": lambda s: LATER,
+            "id": lambda s: str(uuid.uuid4()),
+        },
+        skip={
+            "expires_in": "an expiry counted from now differs between any two requests, so"
+            " the walk cannot see it; tests/test_feedback_tokens.py checks it",
+        },
+    ),
+    ("GET", "/feedback/tokens"): Route(
+        query=lambda s: {"run_id": _tokened_run(s)},
+        samples={"run_id": lambda s: s.runs_a[0]["id"]},
+    ),
+    ("GET", "/feedback/tokens/{token}"): Route(
+        path=lambda s: {"token": _token(s)},
+        samples={
+            "score": lambda s: 1,
+            "value": lambda s: "yes",
+            "comment": lambda s: "said",
+            "correction": lambda s: "fixed",
+        },
+        observe=lambda s, sent, r: ("GET", f"/feedback/{r.json()['feedback_id']}", {}),
+    ),
+    ("POST", "/feedback/tokens/{token}"): Route(
+        path=lambda s: {"token": _token(s)},
+        body=lambda s: {},
+        samples={
+            "score": lambda s: 1,
+            "value": lambda s: "yes",
+            "comment": lambda s: "said",
+            "correction": lambda s: {"a": "fixed"},
+            "metadata": lambda s: {"via": "walk"},
+        },
+        observe=lambda s, sent, r: ("GET", f"/feedback/{r.json()['feedback_id']}", {}),
+    ),
+    ("GET", "/api-key"): Route(query=lambda s: _two_keys(s)),
+    ("POST", "/api-key"): Route(
+        body=lambda s: {"description": "walked"},
+        samples={
+            "description": lambda s: "described",
+            "read_only": lambda s: True,
+            "expires_at": lambda s: LATER,
+            "workspaces": lambda s: [str(uuid.uuid4())],
+            "role_id": lambda s: str(uuid.uuid4()),
+            "org_role_id": lambda s: str(uuid.uuid4()),
+            "default_workspace_id": lambda s: str(uuid.uuid4()),
+        },
+    ),
 }
+
+_MADE: dict[str, str] = {}  # what the token and key routes' samples made once, by name
+
+
+def _tokened_run(s: Seed) -> str:
+    """A run with two presigned tokens (so that offset and limit change the list)."""
+    if "tokened_run" not in _MADE:
+        run = s.runs_a[1]["id"]
+        body = [{"run_id": run, "feedback_key": k} for k in ("t1", "t2")]
+        assert s.http.post(s.url + "/feedback/tokens", json=body).status_code == 200
+        _MADE["tokened_run"] = run
+    return _MADE["tokened_run"]
+
+
+def _token(s: Seed) -> str:
+    """The secret of a token for feedback "walked" on a run of experiment a."""
+    if "token" not in _MADE:
+        body = {"run_id": s.runs_a[2]["id"], "feedback_key": "walked"}
+        made = s.http.post(s.url + "/feedback/tokens", json=body).json()
+        _MADE["token"] = made["url"].rsplit("/", 1)[-1]
+    return _MADE["token"]
+
+
+def _two_keys(s: Seed) -> dict[str, str]:
+    """No query; the tenant has a second key (so that offset and limit change the list)."""
+    if "key" not in _MADE:
+        made = s.http.post(s.url + "/api-key", json={"description": "second"}).json()
+        _MADE["key"] = made["id"]
+    return {}
+
 
 # Parameters evaldelta does not support: each must be refused with a 422 that names it.
 REFUSED = {
@@ -637,6 +721,13 @@ REFUSED = {
     },
     ("POST", "/datasets/{dataset_id}/runs"): {"format", "include_annotator_detail"},
     ("PATCH", "/feedback-configs"): {"id"},
+    ("POST", "/api-key"): {
+        "read_only",
+        "workspaces",
+        "role_id",
+        "org_role_id",
+        "default_workspace_id",
+    },
 }
 
 # Parameters that another part of issue 16 makes visible (each entry says which); listed so
@@ -737,6 +828,8 @@ def operations(schema: dict[str, Any]) -> list[Operation]:
             content = op.get("requestBody", {}).get("content", {})
             if "application/json" in content:
                 found = content["application/json"]["schema"]
+                # An object or an array of them (or null): walked in its object form.
+                found = next((s for s in found.get("anyOf", []) if "$ref" in s), found)
                 if "$ref" in found:
                     found = schemas[found["$ref"].rsplit("/", 1)[-1]]
                 if found.get("type") == "array":

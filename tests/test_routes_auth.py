@@ -13,6 +13,9 @@ import pytest
 from tests.conftest import Server
 
 PUBLIC = {"/info", "/api/v1/info", "/health", "/api/v1/health", "/", "/ui"}
+# Routes whose path holds a secret that takes the place of the key (presigned feedback
+# tokens): anyone with the secret may use them, and no one without it.
+BY_SECRET = re.compile(r"/feedback/tokens/\{token\}$")
 
 
 def operations(server: Server) -> list[tuple[str, str]]:
@@ -21,7 +24,7 @@ def operations(server: Server) -> list[tuple[str, str]]:
         (method.upper(), path)
         for path, item in schema["paths"].items()
         for method in item
-        if path not in PUBLIC and not path.startswith("/ui/")
+        if path not in PUBLIC and not path.startswith("/ui/") and not BY_SECRET.search(path)
     ]
 
 
@@ -50,6 +53,22 @@ def test_every_operation_needs_a_valid_key(server: Server) -> None:
                 response = http.request(method, fill(path, {}), json={})
                 assert response.status_code == 401, (method, path, headers, response.text)
                 assert "detail" in response.json()
+
+
+def test_routes_by_secret_answer_404_to_any_other_value_key_or_not(server: Server) -> None:
+    schema = server.app.openapi()
+    found = [
+        (method.upper(), path)
+        for path, item in schema["paths"].items()
+        for method in item
+        if BY_SECRET.search(path)
+    ]
+    assert len(found) == 4  # GET and POST, at the root and under /api/v1
+    for headers in ({}, {"x-api-key": server.key}):
+        with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
+            for method, path in found:
+                response = http.request(method, fill(path, {}), json={"score": 1})
+                assert response.status_code == 404, (method, path, response.text)
 
 
 @pytest.fixture
@@ -85,7 +104,9 @@ def alpha_ids(server: Server) -> dict[str, str]:
         pairwise = http.post(
             "/datasets/comparative", json={"experiment_ids": [session["id"]], "name": "pair"}
         ).json()
+        api_key = http.post("/api-key", json={"description": "alpha's second"}).json()
     return {
+        "api_key_id": api_key["id"],
         "dataset_id": dataset["id"],
         "example_id": example["id"],
         "session_id": session["id"],
@@ -116,5 +137,6 @@ def test_id_addressed_reads_and_deletes_are_404_across_tenants(
         assert alpha.get(f"/datasets/{alpha_ids['dataset_id']}").status_code == 200
         assert alpha.get(f"/feedback/{alpha_ids['feedback_id']}").status_code == 200
         assert alpha.get(f"/runs/{alpha_ids['run_id']}").status_code == 200
+        assert alpha_ids["api_key_id"] in {k["id"] for k in alpha.get("/api-key").json()}
         listed = alpha.get(f"/datasets/{alpha_ids['dataset_id']}/comparative").json()
         assert [c["id"] for c in listed] == [alpha_ids["comparative_experiment_id"]]

@@ -193,6 +193,7 @@ class Store(Protocol):
     def tenant_count(self) -> int: ...
 
     # API keys by id, and presigned feedback tokens (feature: tokens; store/credentials.py)
+    def tenant_named(self, name: str) -> UUID | None: ...
     def write_api_key(
         self,
         tenant_id: UUID,

@@ -76,6 +76,11 @@ class Credentials:
 
     # --- API keys ----------------------------------------------------------------------
 
+    def tenant_named(self, name: str) -> UUID | None:
+        """The id of the tenant of this name, or None (``write_tenant`` makes one)."""
+        rows = self._list.rows("SELECT id FROM tenants WHERE name = ? LIMIT 1", [name])
+        return UUID(str(rows[0]["id"])) if rows else None
+
     def write_api_key(
         self,
         tenant_id: UUID,

@@ -45,13 +45,9 @@ _BODY_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _answer(secret: UUID, row: Row, root: str) -> Row:
-    return {
-        "id": secret,
-        "url": f"{root}/feedback/tokens/{secret}",
-        "expires_at": row["expires_at"],
-        "feedback_key": row["feedback_key"],
-    }
+def _answer(token_id: UUID, row: Row, url: str) -> Row:
+    fields = ("expires_at", "feedback_key", "run_id", "feedback_config", "feedback_id")
+    return {"id": token_id, "url": url, **{name: row[name] for name in fields}}
 
 
 @router.post("/feedback/tokens", response_model=FeedbackIngestToken | list[FeedbackIngestToken])
@@ -69,7 +65,7 @@ async def create_feedback_tokens(
     made = new_tokens(bodies, many=many)
     await writer.call(lambda s: [s.write_feedback_token(tenant, row) for _, row in made])
     root = api_root(str(request.url))
-    answers = [_answer(secret, row, root) for secret, row in made]
+    answers = [_answer(secret, row, f"{root}/feedback/tokens/{secret}") for secret, row in made]
     return answers if many else answers[0]
 
 
@@ -87,15 +83,7 @@ def list_feedback_tokens(
     token's own id."""
     root = api_root(str(request.url))
     rows = store.list_feedback_tokens(tenant, run_id, Page(offset, limit))
-    return [
-        {
-            "id": r["id"],
-            "url": f"{root}/feedback/tokens/{{token}}",
-            "expires_at": r["expires_at"],
-            "feedback_key": r["feedback_key"],
-        }
-        for r in rows
-    ]
+    return [_answer(r["id"], r, f"{root}/feedback/tokens/{{token}}") for r in rows]
 
 
 def _finite(value: Any, name: str) -> Any:

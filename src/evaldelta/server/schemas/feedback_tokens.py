@@ -38,6 +38,10 @@ class FeedbackIngestToken(Response):
     url: str
     expires_at: datetime
     feedback_key: str
+    # Beyond LangSmith's shape: what else the token carries.
+    run_id: UUID | None = None
+    feedback_config: JsonObject | None = None
+    feedback_id: UUID | None = None
 
 
 class FeedbackWithToken(Request):
