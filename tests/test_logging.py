@@ -146,6 +146,15 @@ def test_no_key_appears_in_the_output_of_a_tracing_server(tmp_path: Path) -> Non
         client.diff_dataset_versions(
             dataset_id=dataset.id, from_version="logged", to_version="latest"
         )
+        # A key made, used, listed and revoked while serving: the answer that holds it is
+        # the only place it appears.
+        with httpx.Client(base_url=url + "/api/v1", headers={"x-api-key": key}) as http:
+            made = http.post("/api-key", json={"description": "made while serving"}).json()
+            sent.append(made["key"])
+            assert http.get("/datasets", headers={"x-api-key": made["key"]}).status_code == 200
+            assert http.get("/api-key").status_code == 200
+            assert http.delete(f"/api-key/{made['id']}").status_code == 200
+            assert http.get("/datasets", headers={"x-api-key": made["key"]}).status_code == 401
         served.process.send_signal(signal.SIGTERM)
         assert served.process.wait(timeout=EXIT_TIMEOUT) == 0
 
@@ -154,6 +163,7 @@ def test_no_key_appears_in_the_output_of_a_tracing_server(tmp_path: Path) -> Non
     assert '"GET /api/v1/datasets HTTP/1.1" 401' in output
     assert '"POST /api/v1/datasets HTTP/1.1" 413' in output
     assert '"POST /datasets/comparative HTTP/1.1" 200' in output
+    assert '"POST /api/v1/api-key HTTP/1.1" 200' in output
     assert "ASGI [" in output and "Invalid HTTP request received" in output
     for sent_key in sent:
         assert not leaked(output, sent_key), f"key fragments in the server's output: {output}"

@@ -91,7 +91,7 @@ def _open(data_dir: DataDir, store: str | None, tenant: str | None) -> Store:
     except Exception as exc:
         err.print(Text(f"Cannot open the store: {exc}", style="red"))
         if "lock" in str(exc).lower():
-            err.print(f"A running server holds this store: {THROUGH_THE_SERVER}.")
+            err.print(f"A running server holds this store: stop it first, or {THROUGH_THE_SERVER}.")
         else:
             err.print("If the server is running on this data dir, stop it first.")
         raise typer.Exit(2) from exc
