@@ -15,7 +15,7 @@ import duckdb
 import httpx
 import pytest
 
-from evaldelta.server.auth import new_api_key
+from evaldelta.server.auth import KEY_RECHECK_SECONDS, new_api_key
 from evaldelta.store import open_store
 from evaldelta.store.base import Page
 from evaldelta.store.clickhouse import schema as clickhouse_schema
@@ -192,3 +192,22 @@ def test_a_key_made_before_ids_gets_one_and_keeps_working(kind: str, tmp_path: P
         assert listed[0]["short_key"] == "evd_old_"
     finally:
         store.close()
+
+
+def test_a_key_revoked_on_one_server_is_refused_by_another_soon(tmp_path: Path) -> None:
+    """Two servers on one ClickHouse store: the other one looks a known key up again
+    after ``KEY_RECHECK_SECONDS``, so it refuses a revoked key within that time."""
+    url = store_url("chdb", tmp_path / "shared")
+    with (
+        run_server(tmp_path / "one", store=url) as one,
+        run_server(tmp_path / "two", tenants=(), store=url) as two,
+        one.http() as http,
+    ):
+        created = _create(http, description="shared")
+        with _client(two, created["key"]) as elsewhere:
+            assert elsewhere.get("/datasets").status_code == 200  # two knows it now
+            assert http.delete(f"/api-key/{created['id']}").status_code == 200
+            revoked_at = time.monotonic()
+            while elsewhere.get("/datasets").status_code == 200:
+                assert time.monotonic() - revoked_at < KEY_RECHECK_SECONDS + 5
+                time.sleep(0.2)
