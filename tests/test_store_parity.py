@@ -348,6 +348,21 @@ def script(http: httpx.Client) -> Iterator[Step]:
         f"{v2}/datasets/{ds}/experiment-runs",
         json={"experiment_ids": [base], "cursor": page["next_cursor"]},
     )
+    # Presigned feedback tokens (their URLs hold the server's port: left out).
+    token = {
+        "run_id": uid(1000),
+        "feedback_key": "thumbs",
+        "id": uid(9700),
+        "expires_in": {"days": 1},
+        "feedback_config": {"type": "continuous", "min": 0, "max": 1},
+    }
+    made = call("token", "POST", "/feedback/tokens", json=token)
+    url = made.pop("url")
+    call("token use", "GET", url, params={"score": 1, "comment": "yes"})
+    call("token use again", "POST", url, json={"score": 0, "metadata": {"via": "post"}})
+    for listed in call("tokens", "GET", "/feedback/tokens", params={"run_id": uid(1000)}):
+        listed.pop("url")
+    call("token feedback", "GET", f"/feedback/{uid(9700)}")
     call("delete project", "DELETE", f"/sessions/{base}")
     call("after delete", "GET", "/feedback", params={"key": ["correct"]})
     call("delete dataset", "DELETE", f"/datasets/{uid(2)}")

@@ -33,6 +33,10 @@ _TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
         "description": "The token has expired",
         "content": {"application/json": {"schema": _MESSAGE}},
     },
+    429: {
+        "description": "Busy (the write queue is full): retry",
+        "content": {"application/json": {"schema": _MESSAGE}},
+    },
 }
 _BODY_ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": text, "content": {"application/json": {"schema": _MESSAGE}}}
@@ -40,7 +44,6 @@ _BODY_ERRORS: dict[int | str, dict[str, Any]] = {
         (400, "Malformed body"),
         (413, "The body is larger than the server's limit"),
         (415, "Unsupported Content-Encoding"),
-        (429, "Busy: retry"),
     )
 }
 
