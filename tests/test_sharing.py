@@ -152,6 +152,19 @@ def test_the_sdk_shares_a_dataset_and_a_keyless_client_reads_it(served: Server) 
         assert http.get(f"/datasets/{dataset_id}/share").json() is None
 
 
+def test_another_tenant_clones_a_shared_dataset(served: Server) -> None:
+    """``clone_public_dataset`` reads through the token (sending a placeholder key, which
+    the public routes ignore) and copies the examples into the caller's own tenant."""
+    world = seed(served)
+    token = str(served.sdk().share_dataset(world.dataset["id"])["share_token"])
+    beta = served.sdk("beta")
+    name = unique("cloned")
+    clone = beta.clone_public_dataset(token, source_api_url=served.url, dataset_name=name)
+    assert clone.name == name and str(clone.id) != world.dataset["id"]
+    copied = list(beta.list_examples(dataset_id=clone.id))
+    assert sorted(e.inputs["n"] for e in copied) == [0, 1, 2]
+
+
 def test_shared_with_projects_the_experiments_and_deltas_are_public(served: Server) -> None:
     world = seed(served)
     dataset_id = world.dataset["id"]
