@@ -24,9 +24,11 @@ from evaldelta.server.routes import (
     feedback,
     feedback_tokens,
     info,
+    public,
     results,
     runs,
     sessions,
+    sharing,
     splits,
     versions,
 )
@@ -99,6 +101,8 @@ def create_app(settings: Settings) -> FastAPI:
             feedback,
             api_keys,
             deltas,
+            sharing,
+            public,
         ):
             app.include_router(module.router, prefix=prefix)
     for prefix in ("/v1", "/api/v1"):

@@ -34,6 +34,7 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "comparative_experiments_versions": ("tenant_id", "id"),
     "dataset_tags_versions": ("tenant_id", "dataset_id", "tag"),
     "feedback_tokens_versions": ("token_hash",),
+    "share_tokens_versions": ("share_token",),
 }
 
 
