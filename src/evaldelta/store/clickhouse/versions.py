@@ -33,6 +33,10 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "feedback_configs_versions": ("tenant_id", "feedback_key"),
     "comparative_experiments_versions": ("tenant_id", "id"),
     "dataset_tags_versions": ("tenant_id", "dataset_id", "tag"),
+    # annotation queues
+    "annotation_queues_versions": ("tenant_id", "id"),
+    "annotation_queue_runs_versions": ("tenant_id", "id"),
+    "annotation_queue_reviews_versions": ("tenant_id", "id"),
 }
 
 
