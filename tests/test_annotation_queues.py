@@ -158,6 +158,10 @@ def test_runs_are_queued_once_in_order_and_taken_out(world: World) -> None:
         listed = http.get("/annotation-queues", params={"ids": [str(queue.id)]}).json()
         assert [q["total_runs"] for q in listed] == [4]
 
+    with http_of(world) as http:
+        found = http.get(f"/annotation-queues/{third}/queues").json()
+        assert queue.id in {UUID(q["id"]) for q in found}
+        assert http.get(f"/annotation-queues/{uuid4()}/queues").status_code == 404
     assert client.get_run_from_annotation_queue(queue.id, index=2).id == third
     with pytest.raises(LangSmithNotFoundError):
         client.get_run_from_annotation_queue(queue.id, index=4)
@@ -257,6 +261,8 @@ def test_tenants_never_see_each_others_queues(world: World) -> None:
     with http_of(world, world.server.keys["beta"]) as http:
         assert http.post(f"/annotation-queues/status/{item}", json={}).status_code == 404
         assert http.get(f"/annotation-queues/{queue.id}/reviews").status_code == 404
+        run_queues = http.get(f"/annotation-queues/{world.run_ids[0]}/queues")
+        assert run_queues.status_code == 404
     assert alpha.read_annotation_queue(queue.id).name == queue.name
     assert [r.id for r in alpha.list_runs_from_annotation_queue(queue.id)] == world.run_ids[:1]
 

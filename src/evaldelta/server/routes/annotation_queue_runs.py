@@ -21,6 +21,7 @@ from evaldelta.server.deps import StoreDep, WriterDep
 from evaldelta.server.models_annotation_queues import (
     AddRun,
     AddRunByKey,
+    AnnotationQueueWithSize,
     QueueReview,
     QueueRun,
     QueueRunStatus,
@@ -171,3 +172,9 @@ def list_annotation_queue_reviews(
     """Who reviewed what, newest first: each review's reviewer (their API key's prefix),
     status and time, with the feedback its run has on the queue's rubric keys."""
     return store.list_annotation_queue_reviews(tenant, queue_id, Page(offset, limit))
+
+
+@router.get("/annotation-queues/{run_id}/queues", response_model=list[AnnotationQueueWithSize])
+def annotation_queues_of_run(run_id: UUID, tenant: Tenant, store: StoreDep) -> Any:
+    """The queues a run is in (a 404 if the run is not the caller's)."""
+    return store.annotation_queues_of_run(tenant, run_id)

@@ -102,6 +102,19 @@ class AnnotationQueueStore:
                 row["total_runs"] = counts.get(str(row["id"]), 0)
         return rows
 
+    def annotation_queues_of_run(self, tenant_id: UUID, run_id: UUID) -> list[Row]:
+        """The queues a run is in, oldest first; a 404 if the run is not the tenant's."""
+        if not self._runs(tenant_id, [run_id]):
+            raise NotFound(f"Run {run_id} not found")
+        found = self._list.rows(
+            f"SELECT queue_id FROM {ITEMS} WHERE tenant_id = ? AND run_id = ?", [tenant_id, run_id]
+        )
+        if not found:
+            return []
+        ids = [r["queue_id"] for r in found]
+        where = QueueWhere(ids=ids, sort_desc=False)
+        return self.list_annotation_queues(tenant_id, where, Page(0, len(ids)))
+
     def _require_queue(self, tenant_id: UUID, queue_id: UUID) -> Row:
         found = self.get_annotation_queue(tenant_id, queue_id)
         if found is None:
