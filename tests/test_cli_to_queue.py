@@ -133,3 +133,15 @@ def test_a_queue_that_exists_is_added_to(shared_server: Server, demo: dict[str, 
     assert queue["rubric_instructions"] == "x" and queue["id"] == made.json()["id"]
     assert len(runs) == 2 * REPETITIONS * len(lost)
     assert {r["reference_example_id"] for r in runs} == lost
+
+
+def test_nothing_regressed_sends_nothing_and_makes_no_queue(
+    shared_server: Server, demo: dict[str, str]
+) -> None:
+    args = ["compare", "--dataset", "demo", "--baseline", BASE, "--against", CHEAPER]
+    assert regressed(shared_server, demo, "latency_s", CHEAPER)[0] == set()  # all faster
+    sent = invoke(shared_server, *args, "--key", "latency_s", "--to-queue", "never-made")
+    assert sent.returncode == 0, sent.stderr
+    assert "No example regressed: nothing sent to annotation queue 'never-made'" in sent.stderr
+    with shared_server.http() as http:
+        assert http.get("/annotation-queues", params={"name": "never-made"}).json() == []

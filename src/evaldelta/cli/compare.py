@@ -295,13 +295,14 @@ def compare(
         _emit(result, as_json, as_markdown, live)
         if to_queue is not None:
             sent = send_to_queue(client, to_queue, result, result.dataset_id, result.baseline_id)
-            err.print(
+            said = (
                 f"Added {sent.added} runs to annotation queue {sent.queue!r} "
                 f"({sent.runs} runs of {sent.examples} regressed examples, both sides; "
-                f"{sent.runs - sent.added} were there already)",
-                markup=False,
-                highlight=False,
+                f"{sent.runs - sent.added} were there already)"
+                if sent.examples
+                else f"No example regressed: nothing sent to annotation queue {sent.queue!r}"
             )
+            err.print(said, markup=False, highlight=False)
     except ApiError as exc:
         raise fail(exc) from exc
     finally:

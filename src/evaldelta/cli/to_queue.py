@@ -50,7 +50,11 @@ def _instructions(result: Comparison, keys: list[str]) -> str:
 def send_to_queue(
     client: Client, name: str, result: Comparison, dataset_id: str, baseline_id: str
 ) -> Sent:
-    """Add the runs of the comparison's regressed examples to queue ``name``."""
+    """Add the runs of the comparison's regressed examples to queue ``name`` (nothing, and
+    no queue made, when no example regressed)."""
+    pairs = regressed_pairs(result, baseline_id)
+    if not pairs:
+        return Sent(queue=name, examples=0, runs=0, added=0)
     keys = sorted({row.key for row in result.rows})
     queue = client.annotation_queue(name)
     if queue is None:
@@ -63,7 +67,6 @@ def send_to_queue(
                 "rubric_items": [{"feedback_key": key} for key in keys],
             }
         )
-    pairs = regressed_pairs(result, baseline_id)
     by_session: dict[str, list[str]] = {}
     for example_id, sessions in pairs:
         for session_id in sessions:
