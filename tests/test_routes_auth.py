@@ -138,6 +138,8 @@ def alpha_ids(server: Server) -> dict[str, str]:
             "/datasets/comparative", json={"experiment_ids": [session["id"]], "name": "pair"}
         ).json()
         api_key = http.post("/api-key", json={"description": "alpha's second"}).json()
+        queue = http.post("/annotation-queues", json={"name": "alpha-queue"}).json()
+        (item,) = http.post(f"/annotation-queues/{queue['id']}/runs", json=[run_id]).json()
     return {
         "api_key_id": api_key["id"],
         "dataset_id": dataset["id"],
@@ -146,6 +148,10 @@ def alpha_ids(server: Server) -> dict[str, str]:
         "run_id": run_id,
         "feedback_id": feedback_id,
         "comparative_experiment_id": pairwise["id"],
+        "queue_id": queue["id"],
+        "queue_run_id": item["id"],
+        "annotation_queue_run_id": item["id"],
+        "index": "0",
     }
 
 
@@ -173,3 +179,5 @@ def test_id_addressed_reads_and_deletes_are_404_across_tenants(
         assert alpha_ids["api_key_id"] in {k["id"] for k in alpha.get("/api-key").json()}
         listed = alpha.get(f"/datasets/{alpha_ids['dataset_id']}/comparative").json()
         assert [c["id"] for c in listed] == [alpha_ids["comparative_experiment_id"]]
+        queued = alpha.get(f"/annotation-queues/{alpha_ids['queue_id']}/runs").json()
+        assert [r["queue_run_id"] for r in queued] == [alpha_ids["queue_run_id"]]

@@ -16,6 +16,8 @@ from evaldelta.server.body_limit import BodyLimit
 from evaldelta.server.error_handlers import install_error_handlers
 from evaldelta.server.openapi import document_errors
 from evaldelta.server.routes import (
+    annotation_queue_runs,
+    annotation_queues,
     api_keys,
     comparative,
     datasets,
@@ -103,6 +105,8 @@ def create_app(settings: Settings) -> FastAPI:
             deltas,
             sharing,
             public,
+            annotation_queues,
+            annotation_queue_runs,
         ):
             app.include_router(module.router, prefix=prefix)
     for prefix in ("/v1", "/api/v1"):

@@ -35,6 +35,10 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "dataset_tags_versions": ("tenant_id", "dataset_id", "tag"),
     "feedback_tokens_versions": ("token_hash",),
     "share_tokens_versions": ("share_token",),
+    # annotation queues
+    "annotation_queues_versions": ("tenant_id", "id"),
+    "annotation_queue_runs_versions": ("tenant_id", "id"),
+    "annotation_queue_reviews_versions": ("tenant_id", "id"),
 }
 
 
