@@ -8,13 +8,13 @@ an upload is written in one go, and a misspelt field would otherwise vanish from
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from evaldelta.ingest.records import JsonObject, Score
-from evaldelta.server.models import Dataset, FeedbackConfig, Request, Response, Session
+from evaldelta.server.models import Dataset, Request, Response, Session
 
 # One upload is one transaction: large enough for any evaluation run by hand, small enough
 # that the writer is not held for long.
@@ -24,6 +24,32 @@ MAX_SCORES = 1_000
 
 class Strict(Request):
     model_config = ConfigDict(extra="forbid")
+
+
+# Inside the lists of an upload, values keep the JSON type their schema names: lax mode
+# would read a number as a time or ``false`` as 0, and in a list of thousands of rows such a
+# slip is a typo, not a convenience.
+def _time_text(value: Any) -> Any:
+    if not isinstance(value, str | datetime):
+        raise ValueError("expected an ISO-8601 date-time string")
+    return value
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("expected a number")
+    return value
+
+
+Time = Annotated[datetime, BeforeValidator(_time_text)]
+Number = Annotated[float, BeforeValidator(_number)]
+
+
+class UploadFeedbackConfig(Strict):
+    type: Literal["continuous", "categorical", "freeform"]
+    min: Number | None = None
+    max: Number | None = None
+    categories: list[JsonObject] | None = None
 
 
 class UploadScore(Strict):
@@ -36,10 +62,10 @@ class UploadScore(Strict):
     comment: str | None = None
     correction: JsonObject | str | None = None
     id: UUID | None = None
-    created_at: datetime | None = None
-    modified_at: datetime | None = None
+    created_at: Time | None = None
+    modified_at: Time | None = None
     feedback_source: JsonObject | None = None
-    feedback_config: FeedbackConfig | None = None
+    feedback_config: UploadFeedbackConfig | None = None
     feedback_group_id: UUID | None = None
     extra: JsonObject | None = None
     comparative_experiment_id: None = Field(
@@ -61,8 +87,8 @@ class UploadRow(Strict):
     expected_outputs: JsonObject | None = None
     actual_outputs: JsonObject | None = None
     evaluation_scores: Annotated[list[UploadScore], Field(max_length=MAX_SCORES)] | None = None
-    start_time: datetime
-    end_time: datetime
+    start_time: Time
+    end_time: Time
     run_name: str | None = Field(default=None, min_length=1, max_length=10_000)
     error: str | None = None
     run_metadata: JsonObject | None = None
