@@ -321,3 +321,50 @@ def test_unknown_thread_keys_in_the_http_filter_are_refused(http: httpx.Client) 
     response = http.post("/runs/query", json={"filter": "eq(thread, 'x')"})
     assert response.status_code == 422
     assert "thread_id" in response.json()["detail"][0]["msg"]
+
+
+def test_thread_filters_in_a_deltas_per_experiment_filters(served: Server) -> None:
+    """Two experiments of the same four rows; the candidate's runs of two rows are in one
+    thread: filtered to that thread, only those two rows count."""
+    stamp = "2026-01-01T00:00:00+00:00"
+    rows = [str(uuid4()) for _ in range(4)]
+    dataset = unique("thread-delta")
+
+    def experiment(http: httpx.Client, name: str, score: int, threads: list[str | None]) -> str:
+        results = [
+            {
+                "row_id": row_id,
+                "inputs": {"n": n},
+                "start_time": stamp,
+                "end_time": stamp,
+                "run_metadata": None if thread is None else {"thread_id": thread},
+                "evaluation_scores": [{"key": "correct", "score": score}],
+            }
+            for n, (row_id, thread) in enumerate(zip(rows, threads, strict=True))
+        ]
+        body = {
+            "experiment_name": unique(name),
+            "experiment_start_time": stamp,
+            "experiment_end_time": stamp,
+            "dataset_name": dataset,
+            "results": results,
+        }
+        uploaded = http.post("/datasets/upload-experiment", json=body)
+        assert uploaded.status_code == 200, uploaded.text
+        return str(uploaded.json()["experiment"]["id"])
+
+    with served.http() as http:
+        base = experiment(http, "base", 0, [None] * 4)
+        cand = experiment(http, "cand", 1, ["keep", "keep", "other", None])
+        dataset_id = http.get("/datasets", params={"name": dataset}).json()[0]["id"]
+        body = {
+            "baseline_session_id": base,
+            "comparison_session_ids": [cand],
+            "feedback_key": "correct",
+            "filters": {cand: ['eq(thread_id, "keep")']},
+        }
+        answer = http.post(f"/datasets/{dataset_id}/runs/delta", json=body)
+        assert answer.status_code == 200, answer.text
+        lists = answer.json()["feedback_deltas"][cand]
+        assert sorted(lists["improved_examples"]) == sorted(rows[:2])
+        assert lists["regressed_examples"] == []
