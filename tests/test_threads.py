@@ -368,3 +368,12 @@ def test_thread_filters_in_a_deltas_per_experiment_filters(served: Server) -> No
         lists = answer.json()["feedback_deltas"][cand]
         assert sorted(lists["improved_examples"]) == sorted(rows[:2])
         assert lists["regressed_examples"] == []
+
+        # The experiment results' v2 page selects the same thread.
+        page = http.post(
+            f"{served.url}/api/v2/datasets/{dataset_id}/experiment-runs",
+            json={"experiment_ids": [cand], "selects": ["THREAD_ID"]},
+        )
+        assert page.status_code == 200, page.text
+        threads = {item["id"]: item["runs"][0]["thread_id"] for item in page.json()["items"]}
+        assert threads == dict(zip(rows, ["keep", "keep", "other", None], strict=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter
@@ -18,6 +19,7 @@ router = APIRouter(tags=["datasets"])
 async def upload_experiment(body: ExperimentUpload, tenant: Tenant, writer: WriterDep) -> Any:
     """Create the experiment, its runs (one per result, linked to the result's example) and
     their feedback, and the dataset and examples an upload may make, in one transaction."""
-    upload = plan_upload(tenant, body.model_dump())
+    # Thousands of rows take a while to check: off the event loop.
+    upload = await asyncio.to_thread(lambda: plan_upload(tenant, body.model_dump()))
     dataset, experiment = await writer.call(lambda store: apply_upload(store, upload))
     return {"dataset": dataset, "experiment": experiment}
