@@ -125,6 +125,22 @@ def test_two_uploads_compare_as_their_scores_say(http: httpx.Client) -> None:
     assert backwards == {"improved_examples": [rows[2]], "regressed_examples": [rows[1]]}
 
 
+def test_times_without_a_zone_are_utc(http: httpx.Client) -> None:
+    body = upload(unique("naive"), [row(0, 1)], dataset_name=unique("naive"))
+    body["experiment_start_time"] = "2026-05-01T12:00:00"  # T0, written without its zone
+    body["results"][0]["end_time"] = "2026-05-01T12:00:01"
+    uploaded = ok(http.post("/datasets/upload-experiment", json=body))
+    assert uploaded["experiment"]["start_time"].startswith("2026-05-01T12:00:00")
+    body = upload(unique("naive"), [row(0, 1)], dataset_name=unique("naive"))
+    body["results"][0]["start_time"] = "2026-05-01T11:59:59"
+    assert refused(http.post("/datasets/upload-experiment", json=body), 422) == [
+        "body",
+        "results",
+        0,
+        "start_time",
+    ]
+
+
 def test_rows_without_ids_line_up_by_their_inputs(http: httpx.Client) -> None:
     dataset = unique("by-inputs")
     first = ok(

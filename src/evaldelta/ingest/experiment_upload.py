@@ -28,7 +28,7 @@ transactions, only a failure of the database itself can leave part of one).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID, uuid4, uuid5
 
 import orjson
@@ -69,7 +69,18 @@ def _loc(*parts: str | int) -> list[str | int]:
     return ["body", *parts]
 
 
+def _utc(value: datetime) -> datetime:
+    """A time without a zone is UTC, as everywhere in the API."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _check_times(body: Row) -> None:
+    """Times in UTC; the experiment's runs within it, each ending after it starts."""
+    for name in ("experiment_start_time", "experiment_end_time"):
+        body[name] = _utc(body[name])
+    for result in body["results"]:
+        for name in ("start_time", "end_time"):
+            result[name] = _utc(result[name])
     start, end = body["experiment_start_time"], body["experiment_end_time"]
     if end < start:
         raise Invalid(
