@@ -201,6 +201,25 @@ def test_another_tenant_gets_404_for_every_annotation_queue_route(
         assert http.get(f"{base}/reviews").json() == []
 
 
+def test_another_tenants_examples_are_404_to_an_upload(
+    alpha: AlphaData, beta: httpx.Client
+) -> None:
+    """An uploaded experiment's results may name examples by id: alpha's are not beta's."""
+    own = beta.post("/datasets", json={"name": unique("beta-upload")}).json()
+    stamp = "2026-01-01T00:00:00+00:00"
+    body = {
+        "experiment_name": unique("beta-upload-exp"),
+        "experiment_start_time": stamp,
+        "experiment_end_time": stamp,
+        "dataset_id": own["id"],
+        "results": [
+            {"row_id": alpha.example["id"], "inputs": {}, "start_time": stamp, "end_time": stamp}
+        ],
+    }
+    assert beta.post("/datasets/upload-experiment", json=body).status_code == 404
+    assert beta.get("/sessions", params={"name": body["experiment_name"]}).json() == []
+
+
 def test_another_tenant_never_sees_anything_in_lists(
     shared_server: Server, alpha: AlphaData, beta: httpx.Client
 ) -> None:

@@ -41,6 +41,7 @@ from evaldelta.store.clickhouse.dialect import CLICKHOUSE
 from evaldelta.store.clickhouse.schema import MIGRATIONS, migrate
 from evaldelta.store.clickhouse.store import ClickHouseStore
 from evaldelta.store.clickhouse.versions import encode
+from evaldelta.store.threads import thread_id_of
 from tests.conftest import run_server, store_url
 from tests.support.delta_reference import RefExample, RefFeedback, RefRun
 from tests.support.delta_seed import (
@@ -109,6 +110,7 @@ def filter_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Connection]:
             "session_id": SESSION,
             "dotted_order": "x",
             "patched_fields": [],
+            "thread_id": thread_id_of(r["extra"]),
             "version": 1,
             "is_deleted": 0,
         }

@@ -163,6 +163,32 @@ def test_no_key_appears_in_the_output_of_a_tracing_server(tmp_path: Path) -> Non
         with httpx.Client(base_url=url + "/api/v1", headers={"x-api-key": other_key}) as http:
             assert http.get(f"/annotation-queues/{queue.id}/reviews").json() == []
         client.delete_annotation_queue(queue.id)
+        # Threads and uploaded experiments log like the rest.
+        assert client.list_threads(project_id=sides[0].id) == []
+        stamp = "2026-01-01T00:00:00+00:00"
+        upload = {
+            "experiment_name": unique("uploaded"),
+            "experiment_start_time": stamp,
+            "experiment_end_time": stamp,
+            "dataset_id": str(dataset.id),
+            "results": [
+                {
+                    "row_id": str(examples[0].id),
+                    "inputs": {},
+                    "start_time": stamp,
+                    "end_time": stamp,
+                }
+            ],
+        }
+        with httpx.Client(base_url=url + "/api/v1", timeout=30) as http:
+            uploaded = http.post(
+                "/datasets/upload-experiment", headers={"x-api-key": other_key}, json=upload
+            )
+            assert uploaded.status_code == 200, uploaded.text
+            refused = http.post(
+                "/datasets/upload-experiment", headers={"x-api-key": wrong}, json=upload
+            )
+            assert refused.status_code == 401
         served.process.send_signal(signal.SIGTERM)
         assert served.process.wait(timeout=EXIT_TIMEOUT) == 0
 
@@ -173,6 +199,7 @@ def test_no_key_appears_in_the_output_of_a_tracing_server(tmp_path: Path) -> Non
     assert '"POST /datasets/comparative HTTP/1.1" 200' in output
     assert '"POST /api/v1/api-key HTTP/1.1" 200' in output
     assert '"POST /annotation-queues HTTP/1.1" 200' in output
+    assert '"POST /api/v1/datasets/upload-experiment HTTP/1.1" 200' in output
     assert "ASGI [" in output and "Invalid HTTP request received" in output
     for sent_key in sent:
         assert not leaked(output, sent_key), f"key fragments in the server's output: {output}"

@@ -525,6 +525,36 @@ ROUTES: dict[tuple[str, str], Route] = {
             "order": lambda s: "asc",
         },
     ),
+    ("POST", "/datasets/upload-experiment"): Route(
+        # Each call uploads a new experiment (a unique name) of one row to one dataset of its
+        # own, whose one example every call shares (no row_id: the same inputs).
+        body=lambda s: {
+            "experiment_name": unique("params-upload"),
+            "experiment_start_time": EARLIER,
+            "experiment_end_time": "2021-01-01T00:00:00+00:00",
+            "dataset_name": "params-upload",
+            "results": [
+                {
+                    "inputs": {"q": 1},
+                    "start_time": EARLIER,
+                    "end_time": EARLIER,
+                    "evaluation_scores": [{"key": "correct", "score": 1}],
+                }
+            ],
+        },
+        samples={
+            "experiment_name": lambda s: s.a["name"],  # taken: a 409
+            "experiment_description": lambda s: "described",
+            "experiment_start_time": lambda s: "2019-01-01T00:00:00+00:00",
+            "experiment_end_time": lambda s: LATER,
+            "experiment_metadata": lambda s: {"model": "m"},
+            "dataset_id": lambda s: str(uuid.uuid4()),
+            "dataset_name": lambda s: unique("params-upload-other"),
+            "dataset_description": lambda s: unique("d"),
+            "summary_experiment_scores": lambda s: [{"key": "summary", "score": 1}],
+            "results": lambda s: [],
+        },
+    ),
     ("POST", "/feedback"): Route(
         body=lambda s: {"key": "k", "run_id": s.runs_a[0]["id"]},
         samples={

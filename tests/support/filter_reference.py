@@ -203,6 +203,8 @@ class Reference:
             value = None if value is None else uuid.UUID(str(value))
         elif attr == "session_id":
             actual, value = SESSION, uuid.UUID(str(value))
+        elif attr == "thread_id":
+            actual = _thread(r["extra"])
         else:
             actual = r[attr]
         if value is None:
@@ -213,6 +215,15 @@ class Reference:
             assert isinstance(value, str)
             return text_op(op, value, actual)
         return bool(ORDER[op](actual, value))
+
+
+def _thread(extra: Any) -> str | None:
+    """LangSmith's rule, written again: the first of these metadata keys with a value."""
+    meta = extra.get("metadata") if isinstance(extra, dict) else None
+    for key in ("session_id", "thread_id", "conversation_id"):
+        if isinstance(meta, dict) and meta.get(key) not in (None, ""):
+            return json_text(meta[key])
+    return None
 
 
 def _attr(call: Call) -> str:

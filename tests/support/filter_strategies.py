@@ -36,6 +36,8 @@ LEAVES = st.one_of(
     leaf("name", TEXT, ["extractor", "Weird", "weird", "%tract%", "ext%", "_hat%", "zzz"]),
     leaf("run_type", TEXT, ["chain", "llm", "tool", "c%"]),
     leaf("status", EQ, ["success", "error", "pending"]),
+    leaf("thread_id", TEXT, ["a", "b", "t1", "T1", "t%", "_", ""]),
+    leaf("thread_id", EQ, [None, "t1"]),
     leaf("error", TEXT, ["ValueError", "", "rate", "%Error%"]),
     leaf("error", EQ, [None, True, False]),
     leaf("latency", ORD, [0, 0.5, 1.5, 2, 3, 12, "2s", "500ms", "1m"]),

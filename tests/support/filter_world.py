@@ -179,6 +179,10 @@ EXAMPLES = [
     ("eq(error, true)", {"R2", "R6", "R7"}),
     ("eq(error, false)", {"R1", "R3", "R4", "R5"}),
     ('in(metadata_key, ["conversation_id", "thread_id"])', {"R4", "R5"}),
+    # A run's thread: the first of session_id, thread_id, conversation_id it has.
+    ('eq(thread_id, "t1")', {"R5"}),
+    ('in(thread_id, ["a", "b"])', {"R4"}),
+    ("neq(thread_id, null)", {"R4", "R5"}),
     ('like(input_value, "%Capital%")', {"R1"}),
     ('like(input_key, "messages.%")', {"R6"}),
     ('like(input_value, "%50\\\\%%")', {"R5"}),

@@ -32,6 +32,7 @@ from evaldelta.server.routes import (
     sessions,
     sharing,
     splits,
+    upload_experiment,
     versions,
 )
 from evaldelta.server.stream_limits import StreamLimits, StreamRegistry
@@ -89,10 +90,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.add_exception_handler(RecursionError, too_deep)
     for prefix in ("", "/api/v1"):
-        # comparative before datasets: ``/datasets/comparative`` is no dataset id.
+        # comparative and upload_experiment before datasets: neither path is a dataset id.
         for module in (
             info,
             comparative,
+            upload_experiment,
             datasets,
             examples,
             splits,

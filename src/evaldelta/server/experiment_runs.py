@@ -14,6 +14,7 @@ import orjson
 from evaldelta.delta.engine import Filters, prepare
 from evaldelta.errors import Invalid
 from evaldelta.store.base import Page, ResultsQuery, Row, Store
+from evaldelta.store.threads import thread_id_of
 
 PREVIEW_CHARS = 200
 MAX_OFFSET = 2**62
@@ -81,15 +82,6 @@ def _metadata(run: Row) -> Any:
     return (run.get("extra") or {}).get("metadata")
 
 
-def _thread_id(run: Row) -> Any:
-    # LangSmith groups runs into threads by one of these metadata keys.
-    metadata = _metadata(run) or {}
-    for name in ("session_id", "thread_id", "conversation_id"):
-        if metadata.get(name) is not None:
-            return str(metadata[name])
-    return None
-
-
 def _latency(run: Row) -> float | None:
     start, end = run.get("start_time"), run.get("end_time")
     if not isinstance(start, datetime) or not isinstance(end, datetime):
@@ -130,7 +122,7 @@ SELECTS: dict[str, tuple[str, Getter]] = {
     "PARENT_RUN_IDS": ("parent_run_ids", lambda r: []),  # every run listed is a root
     "PROJECT_ID": ("project_id", lambda r: r["session_id"]),
     "TRACE_ID": ("trace_id", lambda r: r["trace_id"]),
-    "THREAD_ID": ("thread_id", _thread_id),
+    "THREAD_ID": ("thread_id", lambda r: thread_id_of(r.get("extra"))),
     "DOTTED_ORDER": ("dotted_order", lambda r: r.get("dotted_order")),
     "IS_ROOT": ("is_root", lambda r: True),
     "REFERENCE_EXAMPLE_ID": ("reference_example_id", lambda r: r["reference_example_id"]),

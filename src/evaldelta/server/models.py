@@ -349,6 +349,8 @@ class Run(Response):
     feedback_stats: JsonObject | None = None
     app_path: str = ""
     execution_order: int = 1
+    # The thread the run belongs to, from its metadata (``store/threads.py``).
+    thread_id: str | None = None
 
 
 class RunsPage(Response):

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from evaldelta.store.base import Row, RunOp
 from evaldelta.store.sqlrows import dump_json
+from evaldelta.store.threads import thread_id_of
 
 RUN_COLUMNS = [
     "tenant_id",
@@ -44,6 +45,7 @@ RUN_COLUMNS = [
     "completion_cost",
     "first_token_time",
     "patched_fields",
+    "thread_id",
 ]
 RUN_JSON = {"inputs", "outputs", "extra", "events", "serialized"}
 
@@ -85,4 +87,6 @@ def finish_run(tenant_id: UUID, state: Row, patched: set[str]) -> Row:
     else:
         state["status"] = "pending"
     state["patched_fields"] = sorted(patched)
+    # Derived on every write: a patch that sets the metadata moves the run to its thread.
+    state["thread_id"] = thread_id_of(state.get("extra"))
     return {c: (dump_json(state.get(c)) if c in RUN_JSON else state.get(c)) for c in RUN_COLUMNS}

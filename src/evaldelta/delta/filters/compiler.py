@@ -116,6 +116,8 @@ def _specs() -> dict[str, _AttrSpec]:
         _AttrSpec("name", t.TEXT, "name"),
         _AttrSpec("run_type", t.TEXT, "run_type"),
         _AttrSpec("status", t.TEXT, "status"),
+        # Derived from the metadata at write time (``store/threads.py``).
+        _AttrSpec("thread_id", t.TEXT, "thread_id", nullable=True),
         _AttrSpec("error", t.ERROR, "error", nullable=True),
         _AttrSpec("start_time", t.TIMESTAMP, "start_time"),
         _AttrSpec("end_time", t.TIMESTAMP, "end_time", nullable=True),

@@ -313,6 +313,30 @@ MIGRATIONS: list[list[str]] = [
             for name in ("annotation_queues", "annotation_queue_runs", "annotation_queue_reviews")
         ),
     ],
+    # threads: each run's thread id, from the first of its metadata's ``session_id``,
+    # ``thread_id``, ``conversation_id`` that is set (a string as itself, other JSON as its
+    # text; see ``store/threads.py``).  Writes set it; the DEFAULT answers for runs stored
+    # before the column existed, with no mutation.  The view is remade to show the column.
+    [
+        """ALTER TABLE runs_versions ADD COLUMN IF NOT EXISTS thread_id Nullable(String)
+        DEFAULT coalesce(
+            multiIf(
+                JSONType(ifNull(extra, ''), 'metadata', 'session_id') = 'String',
+                nullIf(JSONExtractString(ifNull(extra, ''), 'metadata', 'session_id'), ''),
+                JSONType(ifNull(extra, ''), 'metadata', 'session_id') = 'Null', NULL,
+                JSONExtractRaw(ifNull(extra, ''), 'metadata', 'session_id')),
+            multiIf(
+                JSONType(ifNull(extra, ''), 'metadata', 'thread_id') = 'String',
+                nullIf(JSONExtractString(ifNull(extra, ''), 'metadata', 'thread_id'), ''),
+                JSONType(ifNull(extra, ''), 'metadata', 'thread_id') = 'Null', NULL,
+                JSONExtractRaw(ifNull(extra, ''), 'metadata', 'thread_id')),
+            multiIf(
+                JSONType(ifNull(extra, ''), 'metadata', 'conversation_id') = 'String',
+                nullIf(JSONExtractString(ifNull(extra, ''), 'metadata', 'conversation_id'), ''),
+                JSONType(ifNull(extra, ''), 'metadata', 'conversation_id') = 'Null', NULL,
+                JSONExtractRaw(ifNull(extra, ''), 'metadata', 'conversation_id')))""",
+        "CREATE OR REPLACE VIEW runs AS SELECT * EXCEPT is_deleted FROM runs_versions FINAL",
+    ],
 ]
 
 

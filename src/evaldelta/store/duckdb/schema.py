@@ -303,6 +303,26 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (tenant_id, id)
     );
     """,
+    # threads: each run's thread id, from the first of its metadata's ``session_id``,
+    # ``thread_id``, ``conversation_id`` that is set (a string as itself, other JSON as its
+    # text; see ``store/threads.py``).  Writes set it; runs stored before get it here.
+    """
+    ALTER TABLE runs ADD COLUMN thread_id VARCHAR;
+    UPDATE runs SET thread_id = coalesce(
+        CASE json_type(extra, '$.metadata.session_id')
+            WHEN 'VARCHAR' THEN nullif(extra ->> '$.metadata.session_id', '')
+            WHEN 'NULL' THEN NULL
+            ELSE CAST(extra -> '$.metadata.session_id' AS VARCHAR) END,
+        CASE json_type(extra, '$.metadata.thread_id')
+            WHEN 'VARCHAR' THEN nullif(extra ->> '$.metadata.thread_id', '')
+            WHEN 'NULL' THEN NULL
+            ELSE CAST(extra -> '$.metadata.thread_id' AS VARCHAR) END,
+        CASE json_type(extra, '$.metadata.conversation_id')
+            WHEN 'VARCHAR' THEN nullif(extra ->> '$.metadata.conversation_id', '')
+            WHEN 'NULL' THEN NULL
+            ELSE CAST(extra -> '$.metadata.conversation_id' AS VARCHAR) END)
+    WHERE extra IS NOT NULL;
+    """,
 ]
 
 
