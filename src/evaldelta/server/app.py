@@ -10,12 +10,14 @@ from fastapi.responses import JSONResponse
 
 from evaldelta import __version__
 from evaldelta.ingest.writer import Writer
+from evaldelta.server.attachment_links import AttachmentLinks
 from evaldelta.server.auth import KeyCache
 from evaldelta.server.body_budget import DecodedBytesBudget
 from evaldelta.server.body_limit import BodyLimit
 from evaldelta.server.error_handlers import install_error_handlers
 from evaldelta.server.openapi import document_errors
 from evaldelta.server.routes import (
+    attachments,
     comparative,
     datasets,
     deltas,
@@ -65,6 +67,10 @@ def create_app(settings: Settings) -> FastAPI:
     # No redirects: a slash-redirect's Location would be built from the Host header.
     app = FastAPI(title="evaldelta", version=__version__, lifespan=lifespan, redirect_slashes=False)
     app.state.settings = settings
+    secret = settings.attachment_url_secret
+    app.state.attachment_links = AttachmentLinks.from_secret(
+        secret.get_secret_value() if secret else None, settings.attachment_url_seconds
+    )
     streams = StreamRegistry(
         StreamLimits(
             max_streams_per_tenant=settings.max_streams_per_tenant,
@@ -89,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
             comparative,
             datasets,
             examples,
+            attachments,
             splits,
             versions,
             sessions,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from evaldelta.delta.engine import Filters
 from evaldelta.ingest.records import JsonObject, RunType, Score
+from evaldelta.server.models_attachments import AttachmentsOperations
 
 DataType = Literal["kv", "llm", "chat"]
 
@@ -135,6 +136,7 @@ class ExampleUpdate(Request):
     outputs: JsonObject | None = None
     metadata: JsonObject | None = None
     split: list[str] | str | None = None
+    attachments_operations: AttachmentsOperations | None = None
 
 
 class Example(Response):

@@ -28,6 +28,7 @@ from fastapi import FastAPI
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.server import HANDLED_SIGNALS
 
+from evaldelta.server.attachment_links import RedactSignedLinks
 from evaldelta.server.stream_limits import StreamRegistry
 from evaldelta.settings import Settings
 
@@ -83,7 +84,9 @@ def log_config(level: str) -> dict[str, Any]:
     """uvicorn's logging, with evaldelta's own loggers at the same level on stderr."""
     config = deepcopy(LOGGING_CONFIG)
     config.setdefault("filters", {})["quiet_cancellation"] = {"()": QuietCancellation}
-    config["handlers"]["default"]["filters"] = ["quiet_cancellation"]
+    config["filters"]["signed_links"] = {"()": RedactSignedLinks}
+    config["handlers"]["default"]["filters"] = ["quiet_cancellation", "signed_links"]
+    config["handlers"]["access"]["filters"] = ["signed_links"]
     own = "DEBUG" if level == "trace" else level.upper()
     config["loggers"]["evaldelta"] = {"handlers": ["default"], "level": own, "propagate": False}
     return config

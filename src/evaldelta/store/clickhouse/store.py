@@ -16,9 +16,9 @@ from uuid import UUID, uuid4
 
 from evaldelta.errors import Conflict, NotFound
 from evaldelta.store.base import DeltaQuery, IdList, IngestBatch, Page, Row
+from evaldelta.store.clickhouse import blobs, history
 from evaldelta.store.clickhouse import delta as clickhouse_delta
 from evaldelta.store.clickhouse import feedback as clickhouse_feedback
-from evaldelta.store.clickhouse import history
 from evaldelta.store.clickhouse import ingest as clickhouse_ingest
 from evaldelta.store.clickhouse import sessions as clickhouse_sessions
 from evaldelta.store.clickhouse.connection import connect
@@ -59,6 +59,7 @@ class ClickHouseStore(CommonStore):
             self._conn.close()
             raise
         self._list = Listing(self._conn.rows, CLICKHOUSE)
+        self.collect_attachment_blobs()
 
     def close(self) -> None:
         self._conn.close()
@@ -139,6 +140,7 @@ class ClickHouseStore(CommonStore):
             "metadata",
         )
         merged = {**current, **{k: v for k, v in changes.items() if v is not None and k in keep}}
+        merged["attachments"] = merged.get("attachments") or None  # none kept: NULL
         merged["modified_at"] = now()
         put(self._conn, "datasets_versions", [merged], {dataset_id: current})
         return self._require_dataset(tenant_id, dataset_id)
@@ -197,8 +199,9 @@ class ClickHouseStore(CommonStore):
         if changes.get("dataset_id"):
             self._require_dataset(tenant_id, changes["dataset_id"])
         changes = updated_splits(current, changes)
-        keep = ("dataset_id", "inputs", "outputs", "metadata", "split")
+        keep = ("dataset_id", "inputs", "outputs", "metadata", "split", "attachments")
         merged = {**current, **{k: v for k, v in changes.items() if v is not None and k in keep}}
+        merged["attachments"] = merged.get("attachments") or None  # none kept: NULL
         merged["modified_at"] = stamp or now()
         put(self._conn, "examples_versions", [merged], {example_id: current})
         settle_examples(self._conn, tenant_id, [example_id])
@@ -215,6 +218,17 @@ class ClickHouseStore(CommonStore):
 
     def _put_tag(self, tenant_id: UUID, dataset_id: UUID, tag: str, as_of: datetime) -> None:
         history.put_tag(self._conn, tenant_id, dataset_id, tag, as_of)
+
+    # --- example attachments (feature: attachments) -------------------------------------
+
+    def write_attachment_blob(self, digest: str, data: bytes) -> None:
+        blobs.put(self._conn, digest, data)
+
+    def read_attachment_blob(self, digest: str) -> bytes | None:
+        return blobs.get(self._conn, digest)
+
+    def collect_attachment_blobs(self) -> int:
+        return blobs.collect(self._conn, self._named_digests())
 
     # --- sessions -----------------------------------------------------------------------
 
