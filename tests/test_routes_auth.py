@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import Server
+from tests.support.attachments import attached_example
 
 PUBLIC = {"/info", "/api/v1/info", "/health", "/api/v1/health", "/", "/ui"}
 
@@ -57,7 +58,7 @@ def alpha_ids(server: Server) -> dict[str, str]:
     """One object of each kind that an id path parameter can name, owned by alpha."""
     with server.http("alpha") as http:
         dataset = http.post("/datasets", json={"name": "owned-by-alpha"}).json()
-        example = http.post("/examples", json={"dataset_id": dataset["id"], "inputs": {}}).json()
+        example = attached_example(http, dataset["id"], name="pic")
         session = http.post(
             "/sessions", json={"name": "alpha-exp", "reference_dataset_id": dataset["id"]}
         ).json()
@@ -92,6 +93,7 @@ def alpha_ids(server: Server) -> dict[str, str]:
         "run_id": run_id,
         "feedback_id": feedback_id,
         "comparative_experiment_id": pairwise["id"],
+        "name": "pic",  # the example's attachment
     }
 
 
@@ -116,5 +118,7 @@ def test_id_addressed_reads_and_deletes_are_404_across_tenants(
         assert alpha.get(f"/datasets/{alpha_ids['dataset_id']}").status_code == 200
         assert alpha.get(f"/feedback/{alpha_ids['feedback_id']}").status_code == 200
         assert alpha.get(f"/runs/{alpha_ids['run_id']}").status_code == 200
+        attachment = f"/examples/{alpha_ids['example_id']}/attachments/{alpha_ids['name']}"
+        assert alpha.get(attachment).status_code == 200
         listed = alpha.get(f"/datasets/{alpha_ids['dataset_id']}/comparative").json()
         assert [c["id"] for c in listed] == [alpha_ids["comparative_experiment_id"]]

@@ -102,6 +102,8 @@ async def upload_examples(
         row["attachments"] = uploads[item["id"]].metas or None
 
     def apply(store: Store) -> list[Row]:
+        if not store.has_dataset(tenant, dataset_id):  # before any blob is written
+            raise NotFound(f"Dataset {dataset_id} not found")
         write_blobs(store, uploads)  # before the rows that name them
         return store.write_examples(tenant, rows)
 
