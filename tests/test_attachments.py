@@ -192,8 +192,18 @@ def test_evaluate_hands_the_attachments_to_the_target(served: Server) -> None:
         seen.append(attachments["doc"]["reader"].read())
         return {"ok": True}
 
-    evaluate(target, data=dataset.name, client=client, experiment_prefix=unique("att"))
+    results = evaluate(target, data=dataset.name, client=client, experiment_prefix=unique("att"))
     assert seen == [b"the answer"]
+    # The experiment's results show the example's attachments as links, as LangSmith does.
+    client.flush()
+    project = client.read_project(project_name=results.experiment_name)
+    with served.http() as http:
+        rows = http.post(f"/datasets/{dataset.id}/runs", json={"session_ids": [str(project.id)]})
+    (row,) = rows.json()
+    assert "attachments" not in row
+    assert httpx.get(row["attachment_urls"]["attachment.doc"]["presigned_url"]).content == (
+        b"the answer"
+    )
 
 
 def _link(served: Server, example: dict[str, Any]) -> str:
