@@ -117,6 +117,7 @@ def test_updates_rename_retain_replace_and_add(served: Server) -> None:
     }
     # An update that names no attachments leaves them as they are.
     client.update_example(example_id, inputs={"q": 2})
+    client.update_dataset_splits(dataset_id=dataset.id, split_name="x", example_ids=[example_id])
     assert set(client.read_example(example_id).attachments) == {"a2", "b", "d"}
     # The single-example call, renaming only.
     client.update_example(
@@ -373,3 +374,17 @@ def test_clickhouse_collects_orphan_blobs_too(tmp_path: Path) -> None:
         assert store.read_attachment_blob(digest_of(kept)) == kept
     finally:
         store.close()
+
+
+def test_copying_a_runs_attachments_is_refused_not_ignored(served: Server) -> None:
+    """Run attachments are not kept, so asking to copy some to an example is a 422."""
+    with served.http() as http:
+        dataset = http.post("/datasets", json={"name": unique("att-run")}).json()
+        example_id = str(uuid.uuid4())
+        parts = example_parts(example_id, {"q": 1}, use_source_run_attachments=["pic"])
+        answer = upload(http, dataset["id"], parts)
+        assert answer.status_code == 422
+        assert answer.json()["detail"][0]["loc"][-1] == "use_source_run_attachments"
+        body = {"dataset_id": dataset["id"], "inputs": {}, "use_source_run_attachments": ["a"]}
+        assert http.post("/examples", json=body).status_code == 422
+        assert http.get("/examples", params={"dataset": dataset["id"]}).json() == []

@@ -299,6 +299,7 @@ ROUTES: dict[tuple[str, str], Route] = {
             "split": lambda s: "validation",
             "source_run_id": lambda s: s.runs_a[0]["id"],
             "created_at": lambda s: EARLIER,
+            "use_source_run_attachments": lambda s: ["pic"],
         },
     ),
     ("GET", "/examples"): Route(
@@ -646,6 +647,7 @@ REFUSED = {
         "descending",
         "full_text_contains",
     },
+    ("POST", "/examples"): {"use_source_run_attachments"},
     ("POST", "/datasets/{dataset_id}/runs"): {"format", "include_annotator_detail"},
     ("PATCH", "/feedback-configs"): {"id"},
 }

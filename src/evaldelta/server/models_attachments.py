@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 class AttachmentsOperations(BaseModel):
@@ -13,3 +15,11 @@ class AttachmentsOperations(BaseModel):
 
     rename: dict[str, str] = Field(default_factory=dict, max_length=1000)
     retain: list[str] = Field(default_factory=list, max_length=1000)
+
+
+def _no_run_attachments(names: list[str] | None) -> None:
+    if names:
+        raise ValueError("run attachments are not kept, so none can be copied to an example")
+
+
+NoRunAttachments = Annotated[list[str] | None, AfterValidator(_no_run_attachments)]
