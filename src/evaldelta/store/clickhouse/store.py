@@ -140,7 +140,6 @@ class ClickHouseStore(CommonStore):
             "metadata",
         )
         merged = {**current, **{k: v for k, v in changes.items() if v is not None and k in keep}}
-        merged["attachments"] = merged.get("attachments") or None  # none kept: NULL
         merged["modified_at"] = now()
         put(self._conn, "datasets_versions", [merged], {dataset_id: current})
         return self._require_dataset(tenant_id, dataset_id)
