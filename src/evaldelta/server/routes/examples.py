@@ -46,7 +46,9 @@ MULTIPART_EXAMPLES = {
                     "description": (
                         "Parts named <example id> (a JSON object of the example's fields),"
                         " <example id>.inputs and <example id>.outputs (JSON objects), and"
-                        " <example id>.attachment.<name> (any bytes); optionally compressed"
+                        " <example id>.attachment.<name> (any bytes, its Content-Type the"
+                        " attachment's MIME type), and on update <example id>."
+                        "attachments_operations (JSON: rename, retain); optionally compressed"
                         " as a whole (Content-Encoding zstd or gzip)."
                     ),
                     "additionalProperties": {"type": "string", "format": "binary"},
