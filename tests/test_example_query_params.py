@@ -1,6 +1,6 @@
 """Every query parameter of the example, split and version routes, read from the served
 OpenAPI schema (so a new one cannot be added untested), changes the answer when sent, or
-is refused with a 422 naming it; the two that change nothing by design say why."""
+is refused with a 422 naming it."""
 
 from __future__ import annotations
 
@@ -22,12 +22,13 @@ ROUTES = [
     "/api/v1/datasets/{dataset_id}/versions/diff",
 ]
 
-# Accepted, yet no answer can change: attachments are not kept, so there are no URLs to
-# inline.
-NO_EFFECT = {("/api/v1/examples", "inline_s3_urls"): "false"}
+# Accepted, yet no answer can change (none today: inline_s3_urls=false, storage keys
+# instead of URLs, is refused since attachments have URLs and no storage keys).
+NO_EFFECT: dict[tuple[str, str], str] = {}
 REFUSED = {
     ("/api/v1/examples", name)
     for name in (
+        "inline_s3_urls",
         "exclude_default_fields",
         "order",
         "random_seed",
@@ -36,7 +37,7 @@ REFUSED = {
     )
 }
 REFUSED_VALUE = {"exclude_default_fields": "true", "order": "random", "random_seed": "0.5"}
-REFUSED_VALUE |= {"descending": "true", "full_text_contains": "x"}
+REFUSED_VALUE |= {"descending": "true", "full_text_contains": "x", "inline_s3_urls": "false"}
 
 
 @pytest.fixture(scope="module")

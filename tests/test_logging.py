@@ -189,6 +189,15 @@ def test_no_key_appears_in_the_output_of_a_tracing_server(tmp_path: Path) -> Non
                 "/datasets/upload-experiment", headers={"x-api-key": wrong}, json=upload
             )
             assert refused.status_code == 401
+        # Attachment download links are credentials too: fetched (by the SDK, keyless).
+        attached = client.create_examples(
+            dataset_id=client.create_dataset(unique("logged-att")).id,
+            examples=[{"inputs": {"q": 2}, "attachments": {"f": ("text/plain", b"logged")}}],
+        )["example_ids"][0]
+        read = client.read_example(attached)
+        assert read.attachments["f"]["reader"].read() == b"logged"
+        link = read.attachments["f"]["presigned_url"]
+        signature = link.rsplit(".", 1)[-1]
         served.process.send_signal(signal.SIGTERM)
         assert served.process.wait(timeout=EXIT_TIMEOUT) == 0
 
@@ -203,6 +212,8 @@ def test_no_key_appears_in_the_output_of_a_tracing_server(tmp_path: Path) -> Non
     assert "ASGI [" in output and "Invalid HTTP request received" in output
     for sent_key in sent:
         assert not leaked(output, sent_key), f"key fragments in the server's output: {output}"
+    assert "/attachments/f?signed=[redacted]" in output
+    assert signature[:FRAGMENT] not in output and signature[-FRAGMENT:] not in output
 
 
 def token_leaks(output: str, token: str) -> list[str]:

@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 from tests.conftest import Server, run_server
+from tests.support.attachments import attached_example
 from tests.support.ingest import new_run, patch_of, post_multipart, run_parts, unique
 
 # --- the seeded world -------------------------------------------------------------------------
@@ -65,6 +66,10 @@ class Seed:
             "/feedback-configs", json={"feedback_key": key, "feedback_config": config}
         ).raise_for_status()
         return {"feedback_key": key}
+
+    def attached(self) -> dict[str, Any]:
+        """A new example of ``dataset`` with one attachment, ``pic``."""
+        return attached_example(self.http, self.dataset["id"])
 
     def example(self) -> dict[str, Any]:
         """A new example of ``dataset`` (for calls that change or delete one)."""
@@ -340,6 +345,7 @@ ROUTES: dict[tuple[str, str], Route] = {
             "split": lambda s: "validation",
             "source_run_id": lambda s: s.runs_a[0]["id"],
             "created_at": lambda s: EARLIER,
+            "use_source_run_attachments": lambda s: ["pic"],
         },
     ),
     ("GET", "/examples"): Route(
@@ -356,8 +362,12 @@ ROUTES: dict[tuple[str, str], Route] = {
             "random_seed": lambda s: 0.5,
             "descending": lambda s: True,
             "full_text_contains": lambda s: ["n"],
+            "inline_s3_urls": lambda s: False,
         },
-        skip={"inline_s3_urls": "attachments are not kept, so there is no URL to inline"},
+    ),
+    ("GET", "/examples/{example_id}/attachments/{name}"): Route(
+        path=lambda s: {"example_id": s.attached()["id"], "name": "pic"},
+        samples={"signed": lambda s: "1.2.3.4"},  # not a link this server made: a 403
     ),
     ("GET", "/examples/{example_id}"): Route(
         path=lambda s: {"example_id": s.examples[0]["id"]},
@@ -435,9 +445,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("DELETE", "/examples"): Route(samples={"example_ids": lambda s: [s.example()["id"]]}),
     ("PATCH", "/examples/{example_id}"): Route(
-        path=lambda s: {"example_id": s.example()["id"]},
+        path=lambda s: {"example_id": s.attached()["id"]},
         body=lambda s: {},
         samples={
+            "attachments_operations": lambda s: {"retain": []},  # drops its attachment
             "dataset_id": lambda s: s.other_dataset["id"],
             "inputs": lambda s: {"q": unique("i")},
             "outputs": lambda s: {"a": unique("o")},
@@ -972,12 +983,14 @@ ROUTES |= {
 # Parameters evaldelta does not support: each must be refused with a 422 that names it.
 REFUSED = {
     ("GET", "/examples"): {
+        "inline_s3_urls",
         "exclude_default_fields",
         "order",
         "random_seed",
         "descending",
         "full_text_contains",
     },
+    ("POST", "/examples"): {"use_source_run_attachments"},
     ("POST", "/datasets/{dataset_id}/runs"): {"format", "include_annotator_detail"},
     ("PATCH", "/feedback-configs"): {"id"},
     ("POST", "/api-key"): {

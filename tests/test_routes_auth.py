@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import Server
+from tests.support.attachments import attached_example
 
 PUBLIC = {"/info", "/api/v1/info", "/health", "/api/v1/health", "/", "/ui"}
 # Routes whose path holds a secret that takes the place of the key (presigned feedback
@@ -109,7 +110,7 @@ def alpha_ids(server: Server) -> dict[str, str]:
     """One object of each kind that an id path parameter can name, owned by alpha."""
     with server.http("alpha") as http:
         dataset = http.post("/datasets", json={"name": "owned-by-alpha"}).json()
-        example = http.post("/examples", json={"dataset_id": dataset["id"], "inputs": {}}).json()
+        example = attached_example(http, dataset["id"], name="pic")
         session = http.post(
             "/sessions", json={"name": "alpha-exp", "reference_dataset_id": dataset["id"]}
         ).json()
@@ -152,6 +153,7 @@ def alpha_ids(server: Server) -> dict[str, str]:
         "queue_run_id": item["id"],
         "annotation_queue_run_id": item["id"],
         "index": "0",
+        "name": "pic",  # the example's attachment
     }
 
 
@@ -177,6 +179,8 @@ def test_id_addressed_reads_and_deletes_are_404_across_tenants(
         assert alpha.get(f"/feedback/{alpha_ids['feedback_id']}").status_code == 200
         assert alpha.get(f"/runs/{alpha_ids['run_id']}").status_code == 200
         assert alpha_ids["api_key_id"] in {k["id"] for k in alpha.get("/api-key").json()}
+        attachment = f"/examples/{alpha_ids['example_id']}/attachments/{alpha_ids['name']}"
+        assert alpha.get(attachment).status_code == 200
         listed = alpha.get(f"/datasets/{alpha_ids['dataset_id']}/comparative").json()
         assert [c["id"] for c in listed] == [alpha_ids["comparative_experiment_id"]]
         queued = alpha.get(f"/annotation-queues/{alpha_ids['queue_id']}/runs").json()

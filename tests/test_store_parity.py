@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import run_server, store_url
+from tests.support.attachments import body_of, example_parts
 from tests.support.sse import parse_events
 
 Step = tuple[str, int, Any]
@@ -447,9 +448,42 @@ def script(http: httpx.Client) -> Iterator[Step]:
     call("queues after project delete", "GET", "/annotation-queues")
     call("delete dataset", "DELETE", f"/datasets/{uid(2)}")
     call("examples after", "GET", "/examples", params={"id": [uid(107), uid(101)]})
+
+    # Attachments: links differ by server (port, secret), so each is recorded by its bytes.
+    def files(what: str, example_id: str, **params: Any) -> None:
+        found = http.get(f"/examples/{example_id}", params=params).json()
+        steps.append(
+            (
+                what,
+                200,
+                {
+                    name: (link["mime_type"], httpx.get(link["presigned_url"]).content.hex())
+                    for name, link in (found.get("attachment_urls") or {}).items()
+                },
+            )
+        )
+
+    call("files dataset", "POST", "/datasets", json={"id": uid(3), "name": "files"})
+    pic = {"pic": ("image/png", bytes(range(256))), "doc": ("text/plain", b"doc")}
+    body, headers = body_of(example_parts(uid(300), {"n": 1}, pic, created_at=ts(1)))
+    call(
+        "files upload",
+        "POST",
+        f"/platform/datasets/{uid(3)}/examples",
+        content=body,
+        headers=headers,
+    )
+    files("files read", uid(300))
+    before = http.get(f"/examples/{uid(300)}").json()["modified_at"]
+    ops = {"attachments_operations": {"rename": {"pic": "photo"}}}
+    renamed = http.patch(f"/examples/{uid(300)}", json=ops)
+    steps.append(("files rename", renamed.status_code, sorted(renamed.json()["attachment_urls"])))
+    files("files renamed", uid(300))
+    files("files as of", uid(300), as_of=before)
     yield from steps
 
 
+DOC_FILE = ("text/plain", b"doc".hex())
 UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -512,6 +546,9 @@ def test_both_stores_answer_the_same(answers: dict[str, list[Step]]) -> None:
 
 def test_the_script_exercises_what_it_claims(answers: dict[str, list[Step]]) -> None:
     steps = {what: body for what, _, body in answers["duckdb"]}
+    every_byte = ("image/png", bytes(range(256)).hex())
+    assert steps["files renamed"] == {"attachment.photo": every_byte, "attachment.doc": DOC_FILE}
+    assert steps["files as of"] == {"attachment.pic": every_byte, "attachment.doc": DOC_FILE}
     assert steps["delta filtered"]["feedback_deltas"]  # a non-trivial delta
     improved = [
         body["feedback_deltas"][uid(201)]["improved_examples"]

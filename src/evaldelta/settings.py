@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,6 +41,16 @@ class Settings(BaseSettings):
     max_decoded_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
     decoded_bytes_in_flight: int = Field(default=128 * 1024 * 1024, gt=0)
     small_body_bytes: int = Field(default=1024 * 1024, ge=0)
+    # Example attachments (docs/attachments.md): the largest one attachment may be, and all
+    # of one request's attachments together (413 beyond either; the request body limits
+    # above still hold).  Downloads go through signed URLs that expire after
+    # ATTACHMENT_URL_SECONDS; ATTACHMENT_URL_SECRET signs them (random per process when
+    # unset: set one secret on every server that shares a store, or URLs made by one
+    # server are refused by the others, and all die on restart).
+    attachment_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    attachments_max_request_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    attachment_url_seconds: int = Field(default=3600, gt=0)
+    attachment_url_secret: SecretStr | None = None
     writer_batch_max_ops: int = 50_000
     writer_queue_max: int = 10_000
     # Delta streams: how many one tenant may have open at once (more are answered 429),

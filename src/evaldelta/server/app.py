@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from evaldelta import __version__
 from evaldelta.ingest.writer import Writer
+from evaldelta.server.attachment_links import AttachmentLinks
 from evaldelta.server.auth import KeyCache
 from evaldelta.server.body_budget import DecodedBytesBudget
 from evaldelta.server.body_limit import BodyLimit
@@ -19,6 +20,7 @@ from evaldelta.server.routes import (
     annotation_queue_runs,
     annotation_queues,
     api_keys,
+    attachments,
     comparative,
     datasets,
     deltas,
@@ -72,6 +74,10 @@ def create_app(settings: Settings) -> FastAPI:
     # No redirects: a slash-redirect's Location would be built from the Host header.
     app = FastAPI(title="evaldelta", version=__version__, lifespan=lifespan, redirect_slashes=False)
     app.state.settings = settings
+    secret = settings.attachment_url_secret
+    app.state.attachment_links = AttachmentLinks.from_secret(
+        secret.get_secret_value() if secret else None, settings.attachment_url_seconds
+    )
     streams = StreamRegistry(
         StreamLimits(
             max_streams_per_tenant=settings.max_streams_per_tenant,
@@ -97,6 +103,7 @@ def create_app(settings: Settings) -> FastAPI:
             upload_experiment,
             datasets,
             examples,
+            attachments,
             splits,
             versions,
             sessions,

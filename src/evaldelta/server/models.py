@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from evaldelta.delta.engine import Filters
 from evaldelta.ingest.records import JsonObject, RunType, Score
+from evaldelta.server.models_attachments import AttachmentsOperations, NoRunAttachments
 
 DataType = Literal["kv", "llm", "chat"]
 
@@ -127,6 +128,8 @@ class ExampleCreate(Request):
     split: list[str] | str | None = None
     source_run_id: UUID | None = None
     created_at: datetime | None = None
+    # Run attachments are not kept, so none can be copied: refused, never silently nothing.
+    use_source_run_attachments: NoRunAttachments = None
 
 
 class ExampleUpdate(Request):
@@ -135,6 +138,7 @@ class ExampleUpdate(Request):
     outputs: JsonObject | None = None
     metadata: JsonObject | None = None
     split: list[str] | str | None = None
+    attachments_operations: AttachmentsOperations | None = None
 
 
 class Example(Response):

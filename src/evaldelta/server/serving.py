@@ -32,6 +32,7 @@ from fastapi import FastAPI
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.server import HANDLED_SIGNALS
 
+from evaldelta.server.attachment_links import RedactSignedLinks
 from evaldelta.server.stream_limits import StreamRegistry
 from evaldelta.settings import Settings
 
@@ -130,8 +131,10 @@ def log_config(level: str) -> dict[str, Any]:
     filters = config.setdefault("filters", {})
     filters["quiet_cancellation"] = {"()": QuietCancellation}
     filters["redact_tokens"] = {"()": RedactTokens}
-    config["handlers"]["default"]["filters"] = ["quiet_cancellation", "redact_tokens"]
-    config["handlers"]["access"]["filters"] = ["redact_tokens"]
+    filters["signed_links"] = {"()": RedactSignedLinks}
+    secrets = ["redact_tokens", "signed_links"]
+    config["handlers"]["default"]["filters"] = ["quiet_cancellation", *secrets]
+    config["handlers"]["access"]["filters"] = list(secrets)
     own = "DEBUG" if level == "trace" else level.upper()
     config["loggers"]["evaldelta"] = {"handlers": ["default"], "level": own, "propagate": False}
     return config

@@ -393,3 +393,20 @@ class Store(Protocol):
     def list_annotation_queue_reviews(
         self, tenant_id: UUID, queue_id: UUID, page: Page
     ) -> list[Row]: ...
+    # example attachments (feature: attachments).  An example row's ``attachments`` is
+    # ``name -> {mime_type, size, digest}``; the bytes are blobs addressed by digest.
+    def write_attachment_blob(self, digest: str, data: bytes) -> None:
+        """Keep ``data`` under its SHA-256 ``digest``, durably, before a row names it."""
+        ...
+
+    def read_attachment_blob(self, digest: str) -> bytes | None: ...
+    def find_attachment(
+        self, tenant_id: UUID, example_id: UUID, name: str, digest: str | None
+    ) -> dict[str, Any] | None:
+        """The meta of attachment ``name`` of an example: today's (``digest`` None), or
+        the one of that digest in any version of the example (None: there is none)."""
+        ...
+
+    def collect_attachment_blobs(self) -> int:
+        """Remove old blobs that no example version names; the number removed."""
+        ...

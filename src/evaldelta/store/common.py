@@ -15,6 +15,7 @@ from uuid import UUID
 
 from evaldelta.errors import Conflict, Invalid, NotFound
 from evaldelta.store import comparative
+from evaldelta.store.attachments import referenced
 from evaldelta.store.base import (
     ComparativeWhere,
     DatasetWhere,
@@ -166,6 +167,33 @@ class CommonStore(Credentials):
         self, tenant_id: UUID, example_id: UUID, changes: Row, stamp: datetime | None = None
     ) -> Row:
         raise NotImplementedError
+
+    # --- example attachments (feature: attachments) -----------------------------------
+
+    def _named_digests(self) -> set[str]:
+        """Every blob some version of some example names (history holds every state)."""
+        rows = self._list.rows(
+            "SELECT attachments FROM example_history WHERE attachments IS NOT NULL", []
+        )
+        return referenced(r["attachments"] for r in rows)
+
+    def find_attachment(
+        self, tenant_id: UUID, example_id: UUID, name: str, digest: str | None
+    ) -> Row | None:
+        if digest is None:
+            current = self.get_example(tenant_id, example_id)
+            found: Row | None = ((current or {}).get("attachments") or {}).get(name)
+            return found
+        rows = self._list.rows(
+            """SELECT attachments FROM example_history
+               WHERE tenant_id = ? AND id = ? AND attachments IS NOT NULL""",
+            [tenant_id, example_id],
+        )
+        for row in rows:
+            meta = row["attachments"].get(name)
+            if meta is not None and meta["digest"] == digest:
+                return dict(meta)
+        return None
 
     def write_examples_metadata(
         self, tenant_id: UUID, dataset_id: UUID, example_ids: list[UUID], operations: list[Row]

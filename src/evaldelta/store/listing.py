@@ -43,6 +43,7 @@ EXAMPLE_COLUMNS = (
     "source_run_id",
     "created_at",
     "modified_at",
+    "attachments",  # name -> {mime_type, size, digest} (store/attachments.py)
 )
 HISTORY_COLUMNS = ", ".join(EXAMPLE_COLUMNS)
 

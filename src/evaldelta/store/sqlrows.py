@@ -31,6 +31,7 @@ JSON_COLUMNS = frozenset(
         "session_feedback_stats",
         "experiment_ids",
         "rubric_items",
+        "attachments",
     }
 )
 

@@ -15,7 +15,13 @@ from evaldelta.delta.filters.parser import MAX_FILTER_LENGTH, FilterError
 from evaldelta.errors import Invalid, NotFound
 from evaldelta.ingest.multipart import group_example_parts, parse_multipart
 from evaldelta.server.auth import Tenant
-from evaldelta.server.deps import StoreDep, WriterDep
+from evaldelta.server.deps import SettingsDep, StoreDep, WriterDep
+from evaldelta.server.example_attachments import (
+    attachments_after,
+    presented,
+    uploaded,
+    write_blobs,
+)
 from evaldelta.server.models import Example, ExampleCreate, ExamplesCreated, ExampleUpdate
 from evaldelta.server.query import declared_query_only
 from evaldelta.server.routes.body import read_body
@@ -40,7 +46,9 @@ MULTIPART_EXAMPLES = {
                     "description": (
                         "Parts named <example id> (a JSON object of the example's fields),"
                         " <example id>.inputs and <example id>.outputs (JSON objects), and"
-                        " <example id>.attachment.<name> (any bytes); optionally compressed"
+                        " <example id>.attachment.<name> (any bytes, its Content-Type the"
+                        " attachment's MIME type), and on update <example id>."
+                        "attachments_operations (JSON: rename, retain); optionally compressed"
                         " as a whole (Content-Encoding zstd or gzip)."
                     ),
                     "additionalProperties": {"type": "string", "format": "binary"},
@@ -52,16 +60,21 @@ MULTIPART_EXAMPLES = {
 
 
 @router.post("/examples", response_model=Example)
-async def create_example(body: ExampleCreate, tenant: Tenant, writer: WriterDep) -> Any:
+async def create_example(
+    body: ExampleCreate, request: Request, tenant: Tenant, writer: WriterDep
+) -> Any:
     row = body.model_dump()
     created = await writer.call(lambda s: s.write_examples(tenant, [row]))
-    return created[0]
+    return presented(request, tenant, created[0], urls=False)
 
 
 @router.post("/examples/bulk", response_model=list[Example])
-async def create_examples(body: list[ExampleCreate], tenant: Tenant, writer: WriterDep) -> Any:
+async def create_examples(
+    body: list[ExampleCreate], request: Request, tenant: Tenant, writer: WriterDep
+) -> Any:
     rows = [b.model_dump() for b in body]
-    return await writer.call(lambda s: s.write_examples(tenant, rows))
+    created = await writer.call(lambda s: s.write_examples(tenant, rows))
+    return [presented(request, tenant, r, urls=False) for r in created]
 
 
 @platform.post(
@@ -71,11 +84,13 @@ async def create_examples(body: list[ExampleCreate], tenant: Tenant, writer: Wri
     openapi_extra=MULTIPART_EXAMPLES,
 )
 async def upload_examples(
-    dataset_id: UUID, request: Request, tenant: Tenant, writer: WriterDep
+    dataset_id: UUID, request: Request, tenant: Tenant, writer: WriterDep, settings: SettingsDep
 ) -> Any:
-    """Multipart upload, as the SDK sends it when ``dataset_examples_multipart_enabled``."""
+    """Multipart upload, as the SDK sends it when ``dataset_examples_multipart_enabled``;
+    each ``<id>.attachment.<name>`` part is kept, with its content type as MIME type."""
     body = await read_body(request)
     grouped = group_example_parts(parse_multipart(body, request.headers.get("content-type", "")))
+    uploads = uploaded(grouped, settings)
     raw = []
     for item in grouped:
         item = {k: v for k, v in item.items() if k != "attachments"}
@@ -85,7 +100,16 @@ async def upload_examples(
     except ValidationError as err:
         first = err.errors()[0]
         raise Invalid(first["msg"], loc=["body", *first["loc"]]) from err
-    created = await writer.call(lambda s: s.write_examples(tenant, rows))
+    for row, item in zip(rows, grouped, strict=True):
+        row["attachments"] = uploads[item["id"]].metas or None
+
+    def apply(store: Store) -> list[Row]:
+        if not store.has_dataset(tenant, dataset_id):  # before any blob is written
+            raise NotFound(f"Dataset {dataset_id} not found")
+        write_blobs(store, uploads)  # before the rows that name them
+        return store.write_examples(tenant, rows)
+
+    created = await writer.call(apply)
     return {
         "example_ids": [r["id"] for r in created],
         "count": len(created),
@@ -99,12 +123,15 @@ async def upload_examples(
     openapi_extra=MULTIPART_EXAMPLES,
 )
 async def update_examples_multipart(
-    dataset_id: UUID, request: Request, tenant: Tenant, writer: WriterDep
+    dataset_id: UUID, request: Request, tenant: Tenant, writer: WriterDep, settings: SettingsDep
 ) -> Any:
     """Multipart update: what the SDK's ``update_example(s)`` send when
-    ``dataset_examples_multipart_enabled`` (parts absent or null leave a field unchanged)."""
+    ``dataset_examples_multipart_enabled`` (parts absent or null leave a field unchanged).
+    Attachment parts add or replace attachments; ``<id>.attachments_operations`` keeps
+    only those it retains or renames."""
     body = await read_body(request)
     grouped = group_example_parts(parse_multipart(body, request.headers.get("content-type", "")))
+    uploads = uploaded(grouped, settings)
     try:
         updates = _update_list.validate_python(
             [{k: v for k, v in item.items() if k != "attachments"} for item in grouped]
@@ -113,18 +140,31 @@ async def update_examples_multipart(
         first = err.errors()[0]
         raise Invalid(first["msg"], loc=["body", *first["loc"]]) from err
     changes = [
-        (UUID(item["id"]), u.model_dump(exclude_none=True, exclude={"dataset_id"}))
+        (
+            UUID(item["id"]),
+            u.model_dump(exclude_none=True, exclude={"dataset_id", "attachments_operations"}),
+            _operations(u),
+            uploads[item["id"]],
+        )
         for item, u in zip(grouped, updates, strict=True)
     ]
 
     def apply(store: Store) -> list[UUID]:
         stamp = datetime.now(UTC)  # one dataset version for the request
-        for example_id, change in changes:
+        planned = []
+        for example_id, change, operations, upload in changes:  # every check before a write
             current = store.get_example(tenant, example_id)
             if current is None or current["dataset_id"] != dataset_id:
                 raise NotFound(f"Example {example_id} not found in dataset {dataset_id}")
+            loc = ["body", f"{example_id}.attachments_operations"]
+            attachments = attachments_after(current, operations, upload, loc)
+            if attachments is not None:
+                change = {**change, "attachments": attachments}
+            planned.append((example_id, change))
+        write_blobs(store, {example_id: upload for example_id, _, _, upload in changes})
+        for example_id, change in planned:
             store.write_example_update(tenant, example_id, change, stamp)
-        return [example_id for example_id, _ in changes]
+        return [example_id for example_id, _ in planned]
 
     updated = await writer.call(apply)
     return {"example_ids": updated, "count": len(updated), "as_of": datetime.now(UTC)}
@@ -164,13 +204,24 @@ def _refuse(**given: Any) -> None:
             raise Invalid(f"{name} is not supported by this server", loc=["query", name])
 
 
-def _selected(rows: list[Row], select: list[ExampleSelect] | None) -> list[Row]:
-    """Each example's default fields, and ``attachment_urls`` only when selected (null:
-    attachments are not kept), as LangSmith answers."""
+def _operations(update: ExampleUpdate) -> dict[str, Any] | None:
+    ops = update.attachments_operations
+    return None if ops is None else ops.model_dump()
+
+
+def _selected(
+    request: Request, tenant: UUID, rows: list[Row], select: list[ExampleSelect] | None
+) -> list[Row]:
+    """Each example's default fields, and ``attachment_urls`` (signed download links;
+    null without attachments) only when selected, as LangSmith answers."""
     fields = [f for f in Example.model_fields if f != "attachment_urls"]
-    if select and "attachment_urls" in select:
+    urls = bool(select and "attachment_urls" in select)
+    if urls:
         fields.append("attachment_urls")
-    return [{f: row.get(f) for f in fields} for row in rows]
+    return [
+        {f: row.get(f) for f in fields}
+        for row in (presented(request, tenant, r, urls=urls) for r in rows)
+    ]
 
 
 @router.get(
@@ -179,6 +230,7 @@ def _selected(rows: list[Row], select: list[ExampleSelect] | None) -> list[Row]:
     response_model_exclude_unset=True,  # attachment_urls only when selected
 )
 def list_examples(
+    request: Request,
     tenant: Tenant,
     store: StoreDep,
     dataset: UUID | None = None,
@@ -198,10 +250,12 @@ def list_examples(
     full_text_contains: Annotated[list[str] | None, Query()] = None,
 ) -> Any:
     """Examples in creation order; ``as_of`` (a time, or a tag of ``dataset``) as they
-    were in that version of their dataset.  ``select`` adds ``attachment_urls`` (null:
-    attachments are not kept) to the default fields, and ``inline_s3_urls`` changes
-    nothing for the same reason; the parameters this server does not serve are refused."""
+    were in that version of their dataset.  ``select`` adds ``attachment_urls`` (signed
+    download links) to the default fields; ``inline_s3_urls`` must stay true (there is no
+    storage key to give instead of a URL); the parameters this server does not serve are
+    refused."""
     _refuse(
+        inline_s3_urls=not inline_s3_urls,
         exclude_default_fields=exclude_default_fields,
         order=order,
         random_seed=random_seed,
@@ -222,19 +276,22 @@ def list_examples(
         metadata=_metadata_query(metadata),
         filter_sql=filter_sql,
     )
-    return _selected(store.list_examples(tenant, where, Page(offset, limit)), select)
+    rows = store.list_examples(tenant, where, Page(offset, limit))
+    return _selected(request, tenant, rows, select)
 
 
 @router.get("/examples/{example_id}", response_model=Example)
 def read_example(
     example_id: UUID,
+    request: Request,
     tenant: Tenant,
     store: StoreDep,
     as_of: str | None = None,
     dataset: UUID | None = None,
 ) -> Any:
     """The example today, or with ``as_of`` (a time or a tag) as it was in that version
-    of its dataset (``dataset``, by default the one it is, or was last, in)."""
+    of its dataset (``dataset``, by default the one it is, or was last, in), with the
+    ``attachment_urls`` of the attachments it had then."""
     if as_of is None and dataset is None:
         found = store.get_example(tenant, example_id)
     else:
@@ -248,7 +305,7 @@ def read_example(
         found = rows[0] if rows else None
     if found is None:
         raise NotFound(f"Example {example_id} not found")
-    return found
+    return presented(request, tenant, found)
 
 
 def _as_of(store: Store, tenant: UUID, dataset: UUID | None, as_of: str | None) -> datetime | None:
@@ -265,10 +322,23 @@ def _as_of(store: Store, tenant: UUID, dataset: UUID | None, as_of: str | None) 
 
 @router.patch("/examples/{example_id}", response_model=Example)
 async def update_example(
-    example_id: UUID, body: ExampleUpdate, tenant: Tenant, writer: WriterDep
+    example_id: UUID, body: ExampleUpdate, request: Request, tenant: Tenant, writer: WriterDep
 ) -> Any:
-    changes = body.model_dump(exclude_unset=True)
-    return await writer.call(lambda s: s.write_example_update(tenant, example_id, changes))
+    """A JSON update; ``attachments_operations`` renames and drops attachments (new ones
+    come only by the multipart update)."""
+    changes = body.model_dump(exclude_unset=True, exclude={"attachments_operations"})
+    operations = _operations(body)
+
+    def apply(store: Store) -> Row:
+        if operations is not None:
+            current = store.get_example(tenant, example_id)
+            if current is None:
+                raise NotFound(f"Example {example_id} not found")
+            loc = ["body", "attachments_operations"]
+            changes["attachments"] = attachments_after(current, operations, None, loc)
+        return store.write_example_update(tenant, example_id, changes)
+
+    return presented(request, tenant, await writer.call(apply))
 
 
 @router.delete("/examples/{example_id}")

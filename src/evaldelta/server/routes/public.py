@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from evaldelta.delta.filters.parser import MAX_FILTER_LENGTH
@@ -80,6 +80,7 @@ def read_shared_dataset(shared: SharedDatasetDep, store: StoreDep) -> Any:
     response_model_exclude_unset=True,  # attachment_urls only when selected
 )
 def read_shared_examples(
+    request: Request,
     shared: SharedDatasetDep,
     store: StoreDep,
     id: Annotated[list[UUID] | None, Query()] = None,
@@ -92,6 +93,7 @@ def read_shared_examples(
 ) -> Any:
     """The shared dataset's examples, filtered and paged as ``GET /examples`` does."""
     return examples.list_examples(
+        request,
         shared.tenant_id,
         store,
         dataset=shared.dataset_id,

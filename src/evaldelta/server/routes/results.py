@@ -7,11 +7,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from evaldelta.errors import Invalid
 from evaldelta.server.auth import Tenant
 from evaldelta.server.deps import StoreDep
+from evaldelta.server.example_attachments import presented
 from evaldelta.server.experiment_runs import (
     decode_offset,
     encode_offset,
@@ -40,6 +41,7 @@ CsvFormat = Annotated[
 def read_examples_with_runs(
     dataset_id: UUID,
     body: ExamplesWithRunsQuery,
+    request: Request,
     tenant: Tenant,
     store: StoreDep,
     format: CsvFormat = None,
@@ -65,7 +67,7 @@ def read_examples_with_runs(
         sort=None if sort is None else ("sort_params", sort.sort_by, sort.sort_order),
         page=Page(body.offset, body.limit or DEFAULT_LIMIT),
     )
-    examples = store.experiment_results(tenant, query)
+    examples = [presented(request, tenant, e) for e in store.experiment_results(tenant, query)]
     return with_previews(examples) if body.preview else examples
 
 

@@ -65,6 +65,7 @@ def new_examples(tenant_id: UUID, rows: list[Row]) -> list[Row]:
                 "source_run_id": r.get("source_run_id"),
                 "created_at": r.get("created_at") or stamp,
                 "modified_at": stamp,
+                "attachments": r.get("attachments") or None,
             }
         )
     return new

@@ -337,6 +337,19 @@ MIGRATIONS: list[list[str]] = [
                 JSONExtractRaw(ifNull(extra, ''), 'metadata', 'conversation_id')))""",
         "CREATE OR REPLACE VIEW runs AS SELECT * EXCEPT is_deleted FROM runs_versions FINAL",
     ],
+    # attachments: each example (and each of its versions) names its attachments,
+    # name -> {mime_type, size, digest}; the bytes are rows of attachment_blobs, one per
+    # SHA-256 digest (store/attachments.py, docs/clickhouse.md).  The examples view is
+    # made again so that it shows the new column.
+    [
+        "ALTER TABLE examples_versions ADD COLUMN IF NOT EXISTS attachments Nullable(String)",
+        "ALTER TABLE example_history ADD COLUMN IF NOT EXISTS attachments Nullable(String)",
+        "CREATE OR REPLACE VIEW examples AS SELECT * EXCEPT is_deleted"
+        " FROM examples_versions FINAL",
+        f"""CREATE TABLE IF NOT EXISTS attachment_blobs (
+            digest String, data String, size UInt64, written_at {TIME}
+        ) ENGINE = ReplacingMergeTree(written_at) ORDER BY digest""",
+    ],
 ]
 
 

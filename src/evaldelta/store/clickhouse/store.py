@@ -17,9 +17,9 @@ from uuid import UUID, uuid4
 from evaldelta.errors import Conflict, NotFound
 from evaldelta.store.annotation_queues import AnnotationQueueStore
 from evaldelta.store.base import DeltaQuery, IdList, IngestBatch, Page, Row
+from evaldelta.store.clickhouse import blobs, history
 from evaldelta.store.clickhouse import delta as clickhouse_delta
 from evaldelta.store.clickhouse import feedback as clickhouse_feedback
-from evaldelta.store.clickhouse import history
 from evaldelta.store.clickhouse import ingest as clickhouse_ingest
 from evaldelta.store.clickhouse import sessions as clickhouse_sessions
 from evaldelta.store.clickhouse.connection import connect
@@ -61,6 +61,7 @@ class ClickHouseStore(CommonStore, ShareTokens, AnnotationQueueStore):
             self._conn.close()
             raise
         self._list = Listing(self._conn.rows, CLICKHOUSE)
+        self.collect_attachment_blobs()
 
     def close(self) -> None:
         self._conn.close()
@@ -205,8 +206,9 @@ class ClickHouseStore(CommonStore, ShareTokens, AnnotationQueueStore):
         if changes.get("dataset_id"):
             self._require_dataset(tenant_id, changes["dataset_id"])
         changes = updated_splits(current, changes)
-        keep = ("dataset_id", "inputs", "outputs", "metadata", "split")
+        keep = ("dataset_id", "inputs", "outputs", "metadata", "split", "attachments")
         merged = {**current, **{k: v for k, v in changes.items() if v is not None and k in keep}}
+        merged["attachments"] = merged.get("attachments") or None  # none kept: NULL
         merged["modified_at"] = stamp or now()
         put(self._conn, "examples_versions", [merged], {example_id: current})
         settle_examples(self._conn, tenant_id, [example_id])
@@ -223,6 +225,17 @@ class ClickHouseStore(CommonStore, ShareTokens, AnnotationQueueStore):
 
     def _put_tag(self, tenant_id: UUID, dataset_id: UUID, tag: str, as_of: datetime) -> None:
         history.put_tag(self._conn, tenant_id, dataset_id, tag, as_of)
+
+    # --- example attachments (feature: attachments) -------------------------------------
+
+    def write_attachment_blob(self, digest: str, data: bytes) -> None:
+        blobs.put(self._conn, digest, data)
+
+    def read_attachment_blob(self, digest: str) -> bytes | None:
+        return blobs.get(self._conn, digest)
+
+    def collect_attachment_blobs(self) -> int:
+        return blobs.collect(self._conn, self._named_digests())
 
     # --- sessions -----------------------------------------------------------------------
 

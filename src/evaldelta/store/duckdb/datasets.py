@@ -97,6 +97,7 @@ def example_rows(tenant_id: UUID, rows: list[Row]) -> dict[UUID, Row]:
             if created.tzinfo is None
             else created.astimezone(UTC),
             "modified_at": stamp,
+            "attachments": dump_json(r.get("attachments") or None),
         }
     return by_id
 
@@ -111,7 +112,7 @@ def update_example(
     split = merged.get("split")
     cur.execute(
         """UPDATE examples SET dataset_id = ?, inputs = ?, outputs = ?, metadata = ?,
-            split = ?, modified_at = ? WHERE tenant_id = ? AND id = ?""",
+            split = ?, modified_at = ?, attachments = ? WHERE tenant_id = ? AND id = ?""",
         [
             merged["dataset_id"],
             dump_json(merged.get("inputs")),
@@ -119,6 +120,7 @@ def update_example(
             dump_json(merged.get("metadata")),
             dump_json([split] if isinstance(split, str) else split),
             stamp,
+            dump_json(merged.get("attachments") or None),
             tenant_id,
             example_id,
         ],

@@ -8,13 +8,16 @@ from uuid import UUID
 
 import duckdb
 
+from evaldelta.store.listing import HISTORY_COLUMNS
+
 _IDS = "id IN (SELECT unnest(?::UUID[]))"
 
 
 def record(cur: duckdb.DuckDBPyConnection, tenant_id: UUID, ids: list[UUID]) -> None:
     """Append the stored state of examples just written."""
     cur.execute(
-        f"INSERT INTO example_history SELECT *, false FROM examples WHERE tenant_id = ? AND {_IDS}",
+        f"""INSERT INTO example_history ({HISTORY_COLUMNS}, is_deleted)
+            SELECT {HISTORY_COLUMNS}, false FROM examples WHERE tenant_id = ? AND {_IDS}""",
         [tenant_id, [str(i) for i in ids]],
     )
 
@@ -24,9 +27,9 @@ def record_deletes(
 ) -> None:
     """Append a tombstone, stamped ``stamp``, for examples about to be deleted."""
     cur.execute(
-        f"""INSERT INTO example_history
+        f"""INSERT INTO example_history ({HISTORY_COLUMNS}, is_deleted)
             SELECT tenant_id, id, dataset_id, inputs, outputs, metadata, split, source_run_id,
-                created_at, ?, true
+                created_at, ?, attachments, true
             FROM examples WHERE tenant_id = ? AND {_IDS}""",
         [stamp, tenant_id, [str(i) for i in ids]],
     )

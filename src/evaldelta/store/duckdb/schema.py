@@ -323,6 +323,13 @@ MIGRATIONS: list[str] = [
             ELSE CAST(extra -> '$.metadata.conversation_id' AS VARCHAR) END)
     WHERE extra IS NOT NULL;
     """,
+    # attachments: each example (and each of its versions) names its attachments,
+    # name -> {mime_type, size, digest}; the bytes are files beside the database
+    # (store/attachments.py).  History rows are written by column name from now on.
+    """
+    ALTER TABLE examples ADD COLUMN attachments JSON;
+    ALTER TABLE example_history ADD COLUMN attachments JSON;
+    """,
 ]
 
 

@@ -26,6 +26,7 @@ from evaldelta.store.duckdb import feedback as duckdb_feedback
 from evaldelta.store.duckdb import history
 from evaldelta.store.duckdb import ingest as duckdb_ingest
 from evaldelta.store.duckdb import sessions as duckdb_sessions
+from evaldelta.store.duckdb.blobs import FileBlobs
 from evaldelta.store.duckdb.datasets import (
     DATASET_SELECT,
     example_rows,
@@ -82,6 +83,8 @@ class DuckDBStore(CommonStore, ShareTokens, AnnotationQueueStore):
         self._writes = WriteSequence()
         self.means = MeansCache(means_cache_bytes)
         self._list = Listing(self._rows, DUCKDB)
+        self.blobs = FileBlobs(path.with_name(path.name + ".attachments"))
+        self.collect_attachment_blobs()
 
     def close(self) -> None:
         with self._lock:
@@ -259,6 +262,17 @@ class DuckDBStore(CommonStore, ShareTokens, AnnotationQueueStore):
 
     def _put_tag(self, tenant_id: UUID, dataset_id: UUID, tag: str, as_of: datetime) -> None:
         history.put_tag(self._cur(), tenant_id, dataset_id, tag, as_of)
+
+    # --- example attachments (feature: attachments) -------------------------------------
+
+    def write_attachment_blob(self, digest: str, data: bytes) -> None:
+        self.blobs.put(digest, data)
+
+    def read_attachment_blob(self, digest: str) -> bytes | None:
+        return self.blobs.get(digest)
+
+    def collect_attachment_blobs(self) -> int:
+        return self.blobs.collect(self._named_digests())
 
     # --- sessions -----------------------------------------------------------------------
 
