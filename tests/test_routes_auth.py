@@ -38,7 +38,8 @@ def operations(server: Server) -> list[tuple[str, str]]:
 def test_only_share_token_routes_go_without_a_key(server: Server) -> None:
     """Every route under ``/public/`` takes a share token instead of a key, documents no
     key, and answers an unknown token (with or without any key) with a 404, never a 401
-    and never data; nothing else is keyless but the info, health and page routes."""
+    and never data; nothing else is keyless but the presigned feedback-token routes and the
+    info, health and page routes."""
     schema = server.app.openapi()
     keyless = {
         (method.upper(), path)
@@ -47,7 +48,10 @@ def test_only_share_token_routes_go_without_a_key(server: Server) -> None:
         if "security" not in operation
     }
     shared = {(m, p) for m, p in keyless if SHARE_TOKEN_ROUTES.match(p)}
-    assert keyless - shared == {(m, p) for m, p in keyless if p in PUBLIC or p.startswith("/ui")}
+    by_secret = {(m, p) for m, p in keyless if BY_SECRET.search(p)}
+    assert keyless - shared - by_secret == {
+        (m, p) for m, p in keyless if p in PUBLIC or p.startswith("/ui")
+    }
     reads = {  # the API's reads through a token (tagged "public"; a page may share the prefix)
         (method.upper(), path)
         for path, item in schema["paths"].items()
