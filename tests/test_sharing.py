@@ -8,7 +8,6 @@ import inspect
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -416,11 +415,14 @@ def test_another_tenant_cannot_share_read_or_unshare(
         assert anon.get(f"/{token}/datasets").status_code == 200
 
 
-def test_deleting_a_shared_dataset_ends_its_share(tmp_path: Path) -> None:
-    with run_server(tmp_path / "data") as server:
-        world = seed(server)
-        token = _share(server, "alpha", world)
-        with server.http() as http:
-            assert http.delete(f"/datasets/{world.dataset['id']}").status_code == 200
-        with public(server) as anon:
-            assert anon.get(f"/{token}/datasets").status_code == 404
+def test_deleting_a_shared_dataset_ends_its_share(served: Server) -> None:
+    world = seed(served)
+    token = _share(served, "alpha", world)
+    with served.http() as http:
+        assert http.delete(f"/datasets/{world.dataset['id']}").status_code == 200
+    with served.http() as http:  # a dataset made again with the same id is not shared
+        again = http.post("/datasets", json={"name": unique("again"), "id": world.dataset["id"]})
+        assert again.status_code == 200, again.text
+        assert http.get(f"/datasets/{world.dataset['id']}/share").json() is None
+    with public(served) as anon:
+        assert anon.get(f"/{token}/datasets").status_code == 404
