@@ -385,6 +385,13 @@ class Info(Response):
 # --- feedback deltas ------------------------------------------------------------------
 
 
+COVERAGE_HELP = (
+    "evaldelta extension: count, per comparison, the examples scored on both sides, on one"
+    " side only and with an errored evaluation, and warn when the experiments ran on"
+    " different dataset versions or splits"
+)
+
+
 class DeltaStreamQuery(Request):
     """Body of ``/datasets/{id}/runs/delta/stream`` (LangSmith's QueryFeedbackDeltaBatch)."""
 
@@ -399,6 +406,12 @@ class DeltaStreamQuery(Request):
     )
     include_stats: bool = Field(
         default=False, description="evaldelta extension: add paired statistics per comparison"
+    )
+    include_coverage: bool = Field(default=False, description=COVERAGE_HELP)
+    include_examples: bool = Field(
+        default=False,
+        description="evaldelta extension: list, per comparison, every example scored or"
+        " errored on either side with both sides' mean scores and its bucket",
     )
 
 
@@ -415,6 +428,7 @@ class DeltaQueryBody(Request):
     include_stats: bool = Field(
         default=False, description="evaldelta extension: add paired statistics per comparison"
     )
+    include_coverage: bool = Field(default=False, description=COVERAGE_HELP)
 
 
 class PairwiseStats(Response):
@@ -451,10 +465,26 @@ class DeltaStats(Response):
     pairwise: PairwiseStats | None = None
 
 
+class DeltaCoverage(Response):
+    """Which examples each side scored (see docs/statistics.md, "Coverage")."""
+
+    n_both: int
+    n_baseline_only: int
+    n_comparison_only: int
+    n_errored_baseline: int
+    n_errored_comparison: int
+    baseline_dataset_version: str | None
+    comparison_dataset_version: str | None
+    baseline_dataset_splits: list[str] | None
+    comparison_dataset_splits: list[str] | None
+    warnings: list[str]
+
+
 class FeedbackDelta(Response):
     improved_examples: list[UUID]
     regressed_examples: list[UUID]
     stats: DeltaStats | None = None
+    coverage: DeltaCoverage | None = None
 
 
 class SessionFeedbackDelta(Response):

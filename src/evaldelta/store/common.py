@@ -18,6 +18,7 @@ from evaldelta.store import comparative
 from evaldelta.store.base import (
     ComparativeWhere,
     DatasetWhere,
+    DeltaQuery,
     ExampleWhere,
     FeedbackWhere,
     IngestBatch,
@@ -27,6 +28,7 @@ from evaldelta.store.base import (
     RunWhere,
     SessionWhere,
 )
+from evaldelta.store.coverage import errored_examples
 from evaldelta.store.dataset_versions import LATEST, DatasetVersions, version_at
 from evaldelta.store.dataset_versions import diff as version_diff
 from evaldelta.store.dataset_versions import resolve as resolve_version
@@ -297,6 +299,11 @@ class CommonStore:
 
     def experiment_results(self, tenant_id: UUID, query: ResultsQuery) -> list[Row]:
         return experiment_results(self._list, tenant_id, query)
+
+    # --- coverage -------------------------------------------------------------------
+
+    def errored_examples(self, query: DeltaQuery, key: str) -> dict[UUID, set[UUID]]:
+        return errored_examples(self._list, query, key)
 
     # --- feedback configs -----------------------------------------------------------
 

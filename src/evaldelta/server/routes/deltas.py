@@ -9,7 +9,14 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from evaldelta.delta.engine import compute_key, plain_lists, prepare, stream_deltas
+from evaldelta.delta.engine import (
+    Extras,
+    compute_key,
+    plain_lists,
+    prepare,
+    stream_deltas,
+    with_sessions,
+)
 from evaldelta.server.auth import Tenant
 from evaldelta.server.deps import StoreDep
 from evaldelta.server.event_stream import EventStreamResponse
@@ -40,13 +47,11 @@ def read_delta(dataset_id: UUID, body: DeltaQueryBody, tenant: Tenant, store: St
         body.comparative_experiment_id,
     )
     lower = body.feedback_key in store.lower_is_better(tenant, [body.feedback_key])
+    extras = with_sessions(
+        store, query, Extras(stats=body.include_stats, coverage=body.include_coverage)
+    )
     deltas = compute_key(
-        store,
-        query,
-        body.feedback_key,
-        lower,
-        Page(body.offset, body.limit),
-        include_stats=body.include_stats,
+        store, query, body.feedback_key, lower, Page(body.offset, body.limit), extras=extras
     )
     return {"feedback_deltas": plain_lists(deltas)}
 
@@ -93,9 +98,12 @@ async def read_delta_stream(
     )
     slot = streams.acquire(tenant)  # the 429, if any, before the first byte
     try:
-        events = stream_deltas(
-            store, query, include_stats=body.include_stats, run=streams.cutoff().run
+        extras = Extras(
+            stats=body.include_stats,
+            coverage=body.include_coverage,
+            examples=body.include_examples,
         )
+        events = stream_deltas(store, query, extras=extras, run=streams.cutoff().run)
         return EventStreamResponse(
             events, slot=slot, stall_seconds=streams.limits.stream_stall_seconds
         )
