@@ -11,7 +11,21 @@ from rich.live import Live
 from rich.spinner import Spinner
 from rich.text import Text
 
+from evaldelta.cli.baseline import baseline_from
 from evaldelta.cli.common import ApiKey, Endpoint, client_for, err, fail, out
+from evaldelta.cli.coverage import example_rows, notes
+from evaldelta.cli.export import export
+from evaldelta.cli.junit import write_junit
+from evaldelta.cli.options import (
+    BaselineFrom,
+    ExportCsv,
+    ExportJsonl,
+    ExportParquet,
+    FailOnErrors,
+    FailOnMissing,
+    JunitFile,
+)
+from evaldelta.cli.regressed import load_excerpts
 from evaldelta.cli.report import (
     Comparison,
     Thresholds,
@@ -142,10 +156,20 @@ def run_comparison(
     live: bool,
     *,
     pairwise: str | None = None,
+    examples: bool = False,
+    baseline_branch: str | None = None,
 ) -> Comparison:
-    """Resolve names, stream the deltas with statistics, and decide a verdict per row.
-    With ``pairwise``, only that pairwise experiment's feedback counts (docs/pairwise.md)."""
+    """Resolve names, stream the deltas with statistics and coverage, and decide a verdict
+    per row.  With ``pairwise``, only that pairwise experiment's feedback counts
+    (docs/pairwise.md); with ``examples``, every example's scores are kept (exports);
+    with ``baseline_branch``, the baseline is the newest experiment run on that branch."""
     ds = client.dataset(dataset)
+    if baseline_branch is not None:
+        if baseline is not None:
+            raise typer.BadParameter(
+                "give --baseline or --baseline-from, not both", param_hint="--baseline-from"
+            )
+        baseline = baseline_from(client, ds, baseline_branch, against or [])
     found = client.comparative(ds["id"], pairwise) if pairwise else None
     if found is not None:
         baseline, against = _pairwise_sides(found, baseline, against)
@@ -172,9 +196,19 @@ def run_comparison(
         "comparison_session_ids": [str(c["id"]) for c in comps],
         "feedback_keys": keys,
         "include_stats": True,
+        "include_coverage": True,
+        "include_examples": examples,
         "filters": _filters(client, ds["id"], filter_pairs, names) or None,
     }
-    result = Comparison(dataset=ds["name"], baseline=base["name"])
+    result = Comparison(dataset=ds["name"], baseline=base["name"], page_url=client.endpoint)
+    result.selection = {
+        "dataset": str(ds["id"]),
+        "baseline": body["baseline_session_id"],
+        "comparisons": body["comparison_session_ids"],
+        "pairwise": str(found["id"]) if found is not None else None,
+        "keys": keys,
+        "filters": body["filters"],
+    }
     if found is not None:
         body["comparative_experiment_id"] = str(found["id"])
         result.pairwise = found["name"] or str(found["id"])
@@ -199,6 +233,7 @@ def run_comparison(
                 if event.event != "data":
                     continue
                 result.rows += rows_from_chunk(event.data, names)
+                result.examples += example_rows(event.data, names)
                 result.errors += event.data.get("errors") or []
                 done += len(event.data.get("feedback_deltas") or {}) + sum(
                     len(e["feedback_keys"]) for e in event.data.get("errors") or []
@@ -245,11 +280,15 @@ def _emit(
         data = result.to_json()
         if gate is not None:
             data["gate"] = {"passed": not gate, "reasons": gate}
+        data["notes"] = notes(result)
         print(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
     elif as_markdown:
         print(markdown(result, gate), end="")
     elif not live:
         out.print(table(result))
+    if not as_json:
+        for note in notes(result):
+            err.print(Text(f"warning: {note}", style="yellow"))
 
 
 def compare(
@@ -264,23 +303,40 @@ def compare(
     alpha: Alpha = 0.05,
     as_json: AsJson = False,
     as_markdown: AsMarkdown = False,
+    csv: ExportCsv = None,
+    parquet: ExportParquet = None,
+    jsonl: ExportJsonl = None,
 ) -> None:
     """Which examples got better, which got worse, and is it real? Streams a table.
     With --pairwise: which experiment the pairwise evaluator preferred, and is it real?"""
     client = client_for(endpoint, api_key)
     live = out.is_terminal and not (as_json or as_markdown)
+    targets = {"csv": csv, "parquet": parquet, "jsonl": jsonl}
     try:
         result = run_comparison(
-            client, dataset, baseline, against, key, filter, alpha, live, pairwise=pairwise
+            client,
+            dataset,
+            baseline,
+            against,
+            key,
+            filter,
+            alpha,
+            live,
+            pairwise=pairwise,
+            examples=as_markdown or any(targets.values()),
         )
+        if as_markdown:
+            load_excerpts(client, result)
     except ApiError as exc:
         raise fail(exc) from exc
     finally:
         client.close()
     _emit(result, as_json, as_markdown, live)
+    for path in export(result, targets):
+        err.print(Text(f"wrote {path}", style="dim"))
 
 
-def _per_key(values: list[str] | None, cast: type, option: str) -> dict[str | None, Any]:
+def per_key(values: list[str] | None, cast: type, option: str) -> dict[str | None, Any]:
     table_: dict[str | None, Any] = {}
     for value in values or []:
         key, sep, number = value.rpartition("=")
@@ -289,6 +345,23 @@ def _per_key(values: list[str] | None, cast: type, option: str) -> dict[str | No
         except ValueError as exc:
             raise typer.BadParameter(f"{value!r}: expected N or KEY=N", param_hint=option) from exc
     return table_
+
+
+def check_threshold_keys(result: Comparison, limits: Thresholds) -> None:
+    """A per-key threshold must name a compared key: a typo must not silently switch a
+    threshold off."""
+    compared = {r.key for r in result.rows} | {k for e in result.errors for k in e["feedback_keys"]}
+    for option, thresholds in (
+        ("--max-regressed", limits.max_regressed),
+        ("--min-mean-delta", limits.min_mean_delta),
+    ):
+        unknown = sorted(k for k in thresholds if k is not None and k not in compared)
+        if unknown:
+            raise typer.BadParameter(
+                f"no key {', '.join(map(repr, unknown))} among the compared keys "
+                f"({', '.join(sorted(compared))})",
+                param_hint=option,
+            )
 
 
 def gate(
@@ -318,6 +391,10 @@ def gate(
             "(for every key, or for KEY; e.g. -0.02 tolerates a 0.02 drop).",
         ),
     ] = None,
+    fail_on_missing: FailOnMissing = False,
+    fail_on_errors: FailOnErrors = False,
+    baseline_branch: BaselineFrom = None,
+    junit: JunitFile = None,
     as_json: AsJson = False,
     as_markdown: AsMarkdown = False,
 ) -> None:
@@ -325,32 +402,37 @@ def gate(
     broken threshold, 2 on usage or connection errors."""
     limits = Thresholds(
         alpha=alpha,
-        max_regressed=_per_key(max_regressed, int, "--max-regressed"),
-        min_mean_delta=_per_key(min_mean_delta, float, "--min-mean-delta"),
+        max_regressed=per_key(max_regressed, int, "--max-regressed"),
+        min_mean_delta=per_key(min_mean_delta, float, "--min-mean-delta"),
+        fail_on_missing=fail_on_missing,
+        fail_on_errors=fail_on_errors,
     )
     client = client_for(endpoint, api_key)
     try:
         result = run_comparison(
-            client, dataset, baseline, against, key, filter, alpha, False, pairwise=pairwise
+            client,
+            dataset,
+            baseline,
+            against,
+            key,
+            filter,
+            alpha,
+            False,
+            pairwise=pairwise,
+            examples=as_markdown,
+            baseline_branch=baseline_branch,
         )
+        if as_markdown:
+            load_excerpts(client, result)
     except ApiError as exc:
         raise fail(exc) from exc
     finally:
         client.close()
-    compared = {r.key for r in result.rows} | {k for e in result.errors for k in e["feedback_keys"]}
-    for option, per_key in (
-        ("--max-regressed", limits.max_regressed),
-        ("--min-mean-delta", limits.min_mean_delta),
-    ):
-        unknown = sorted(k for k in per_key if k is not None and k not in compared)
-        if unknown:  # a typo must not silently switch a threshold off
-            raise typer.BadParameter(
-                f"no key {', '.join(map(repr, unknown))} among the compared keys "
-                f"({', '.join(sorted(compared))})",
-                param_hint=option,
-            )
+    check_threshold_keys(result, limits)
     reasons = gate_failures(result, limits)
     _emit(result, as_json, as_markdown, live=False, gate=reasons)
+    if junit is not None:
+        write_junit(result, limits, junit)
     if reasons:
         err.print("[bold red]GATE FAILED[/bold red]")
         for reason in reasons:

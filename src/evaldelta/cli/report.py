@@ -8,6 +8,8 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from evaldelta.cli.coverage import ExampleRow, coverage_failures, coverage_fields, notes
+from evaldelta.cli.regressed import regressed_markdown
 from evaldelta.delta.stats import holm
 
 MARKERS = {"improved": "▲ better", "regressed": "▼ worse", "unclear": "· no clear change"}
@@ -40,6 +42,13 @@ class Row:
     win_rate: float | None = None
     win_rate_ci_low: float | None = None
     win_rate_ci_high: float | None = None
+    # Coverage (docs/statistics.md): examples scored on one side only, examples with an
+    # errored evaluation on each side, and warnings (different dataset versions or splits).
+    n_baseline_only: int = 0
+    n_comparison_only: int = 0
+    n_errored_baseline: int = 0
+    n_errored_comparison: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def better_delta(self) -> float | None:
@@ -58,6 +67,12 @@ class Comparison:
     rows: list[Row] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     pairwise: str | None = None  # the pairwise experiment's name, when one was compared
+    # Every example's scores, when asked for (exports and the pull-request Markdown).
+    examples: list[ExampleRow] = field(default_factory=list)
+    # Where the page is, for links to its drill-down; the selection's session ids.
+    page_url: str | None = None
+    selection: dict[str, Any] = field(default_factory=dict)
+    excerpts: dict[str, str] = field(default_factory=dict)  # example id -> inputs excerpt
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -98,6 +113,7 @@ def rows_from_chunk(chunk: dict[str, Any], names: dict[str, str]) -> list[Row]:
                     win_rate=pairwise.get("win_rate"),
                     win_rate_ci_low=pairwise.get("win_rate_ci_low"),
                     win_rate_ci_high=pairwise.get("win_rate_ci_high"),
+                    **coverage_fields(delta.get("coverage")),
                 )
             )
     return rows
@@ -225,6 +241,10 @@ def _md_row(cells: list[str]) -> str:
     return "| " + " | ".join(" ".join(c.split()).replace("|", "\\|") for c in cells) + " |"
 
 
+def _md_text(text: str) -> str:
+    return " ".join(text.split())
+
+
 def markdown(result: Comparison, gate: list[str] | None = None) -> str:
     """A Markdown table for a pull-request comment; with ``gate`` (the reasons it failed,
     empty when it passed), the gate's outcome below it."""
@@ -240,6 +260,10 @@ def markdown(result: Comparison, gate: list[str] | None = None) -> str:
         _md_row([", ".join(e["feedback_keys"]), "", *[""] * 6, f"error: {e['error']}"])
         for e in result.errors
     ]
+    warnings = notes(result)
+    if warnings:
+        lines += ["", *[f"- ⚠ {_md_text(note)}" for note in warnings]]
+    lines += regressed_markdown(result)
     if gate is not None:
         lines += ["", "**Gate: failed**" if gate else "**Gate: passed**"]
         lines += [f"- {reason}" for reason in gate]
@@ -253,37 +277,51 @@ class Thresholds:
     alpha: float = 0.05
     max_regressed: dict[str | None, int] = field(default_factory=dict)
     min_mean_delta: dict[str | None, float] = field(default_factory=dict)
+    fail_on_missing: bool = False
+    fail_on_errors: bool = False
 
     def _get(self, table: dict[str | None, Any], key: str) -> Any:
         return table.get(key, table.get(None))
 
 
-def gate_failures(result: Comparison, limits: Thresholds) -> list[str]:
-    """Why the comparison fails the gate, one line per reason (empty: it passes)."""
-    reasons = [
+def row_failures(row: Row, limits: Thresholds) -> list[str]:
+    """Why one key × comparison fails the gate (empty: it passes)."""
+    where = f"{row.key} in {row.comparison}"
+    reasons = []
+    if row.n_paired == 0:
+        # Nothing to compare is not a pass: the experiment may have failed to score.
+        reasons.append(f"{where}: no example is scored in both experiments")
+    if row.verdict == "regressed":
+        reasons.append(
+            f"{where}: significant regression ({row.n_regressed} regressed vs "
+            f"{row.n_improved} improved, Holm-adjusted {_p_phrase(row.p_holm)}, "
+            f"alpha {limits.alpha})"
+        )
+    max_regressed = limits._get(limits.max_regressed, row.key)
+    if max_regressed is not None and row.n_regressed > max_regressed:
+        reasons.append(f"{where}: {row.n_regressed} examples regressed (allowed: {max_regressed})")
+    floor = limits._get(limits.min_mean_delta, row.key)
+    better = row.better_delta
+    if floor is not None and better is not None and better < floor:
+        reasons.append(
+            f"{where}: mean change {better:+.4f} in the better direction is below {floor:+.4f}"
+        )
+    return reasons + coverage_failures(
+        row, fail_on_missing=limits.fail_on_missing, fail_on_errors=limits.fail_on_errors
+    )
+
+
+def error_failures(result: Comparison) -> list[str]:
+    """Keys the server could not compute: a gate never passes them."""
+    return [
         f"{', '.join(e['feedback_keys'])}: could not be computed ({e['error']})"
         for e in result.errors
     ]
+
+
+def gate_failures(result: Comparison, limits: Thresholds) -> list[str]:
+    """Why the comparison fails the gate, one line per reason (empty: it passes)."""
+    reasons = error_failures(result)
     for row in result.rows:
-        where = f"{row.key} in {row.comparison}"
-        if row.n_paired == 0:
-            # Nothing to compare is not a pass: the experiment may have failed to score.
-            reasons.append(f"{where}: no example is scored in both experiments")
-        if row.verdict == "regressed":
-            reasons.append(
-                f"{where}: significant regression ({row.n_regressed} regressed vs "
-                f"{row.n_improved} improved, Holm-adjusted {_p_phrase(row.p_holm)}, "
-                f"alpha {limits.alpha})"
-            )
-        max_regressed = limits._get(limits.max_regressed, row.key)
-        if max_regressed is not None and row.n_regressed > max_regressed:
-            reasons.append(
-                f"{where}: {row.n_regressed} examples regressed (allowed: {max_regressed})"
-            )
-        floor = limits._get(limits.min_mean_delta, row.key)
-        better = row.better_delta
-        if floor is not None and better is not None and better < floor:
-            reasons.append(
-                f"{where}: mean change {better:+.4f} in the better direction is below {floor:+.4f}"
-            )
+        reasons += row_failures(row, limits)
     return reasons
