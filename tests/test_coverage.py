@@ -24,26 +24,10 @@ import pytest
 
 from evaldelta.delta.coverage import bucket, version_fields
 from tests.conftest import Server, run_server, store_url
+from tests.support.coverage_world import seed_coverage_world
 from tests.support.sse import parse_events
 
 pytestmark = pytest.mark.sdk
-
-TRAIN = {0, 1, 2, 3, 4}
-
-
-def baseline_judge(inputs: dict[str, Any]) -> dict[str, Any]:
-    n = inputs["n"]
-    return {"key": "judge", "score": None if n == 7 else float(n % 2)}
-
-
-def comparison_judge(inputs: dict[str, Any]) -> dict[str, Any]:
-    if inputs["n"] == 1:
-        raise RuntimeError("judge timed out")
-    return {"key": "judge", "score": 1.0}
-
-
-def echo(inputs: dict[str, Any]) -> dict[str, Any]:
-    return {"n": inputs["n"]}
 
 
 @pytest.fixture(scope="module", params=["duckdb", "chdb"])
@@ -52,30 +36,7 @@ def world(
 ) -> Iterator[dict[str, Any]]:
     data = tmp_path_factory.mktemp(f"coverage-{request.param}") / "data"
     with run_server(data, store=store_url(request.param, Path(data))) as server:
-        client = server.sdk()
-        dataset = client.create_dataset("coverage")
-        client.create_examples(
-            dataset_id=dataset.id,
-            examples=[
-                {"inputs": {"n": n}, "split": "train" if n in TRAIN else "test"} for n in range(8)
-            ],
-        )
-        base = client.evaluate(
-            echo, data=dataset.name, evaluators=[baseline_judge], experiment_prefix="base"
-        )
-        train = list(client.list_examples(dataset_id=dataset.id, splits=["train"]))
-        comp = client.evaluate(
-            echo, data=train, evaluators=[comparison_judge], experiment_prefix="comp"
-        )
-        client.flush()
-        examples = {e.inputs["n"]: str(e.id) for e in client.list_examples(dataset_id=dataset.id)}
-        yield {
-            "server": server,
-            "dataset": str(dataset.id),
-            "examples": examples,
-            "baseline": str(client.read_project(project_name=base.experiment_name).id),
-            "comparison": str(client.read_project(project_name=comp.experiment_name).id),
-        }
+        yield seed_coverage_world(server)
 
 
 def _body(world: dict[str, Any], **flags: bool) -> dict[str, Any]:
