@@ -176,3 +176,30 @@ def test_markdown_lists_the_warnings(world: dict[str, Any]) -> None:
         ]
         == 3
     )
+
+
+def _example(key: str, comparison: str, example: str, base: float, comp: float) -> Any:
+    from evaldelta.cli.coverage import ExampleRow
+
+    return ExampleRow(
+        key, comparison, comparison, example, base, comp, "regressed", False, False, False
+    )
+
+
+def test_top_regressed_puts_significant_regressions_first_and_caps_the_list() -> None:
+    from evaldelta.cli import regressed
+    from evaldelta.cli.report import Comparison, Row
+
+    def row(key: str, verdict: str) -> Row:
+        return Row(key, "c", "c", 0, 0, 0, 0, 0, None, None, None, None, None, None, False, verdict)
+
+    result = Comparison("d", "b", rows=[row("tone", "unclear"), row("quality", "regressed")])
+    # tone has more regressed examples, but quality's regression is significant.
+    result.examples = [_example("tone", "c", f"t{i}", 1.0, 0.9) for i in range(5)]
+    result.examples += [
+        _example("quality", "c", "q-small", 1.0, 0.8),
+        _example("quality", "c", "q-big", 1.0, 0.0),
+    ]
+    picked = regressed.top_regressed(result)
+    assert [r.example_id for r in picked] == ["q-big", "q-small", "t0", "t1", "t2"]
+    assert len(regressed.top_regressed(result, top=5, limit=4)) == 4

@@ -16,20 +16,31 @@ if TYPE_CHECKING:
 
 # Per key × comparison: how many regressed examples the Markdown lists.
 TOP_REGRESSED = 3
+# In all: a pull-request comment stays readable.
+TOP_TOTAL = 12
 EXCERPT_CHARS = 80
 
 
-def top_regressed(result: Comparison, top: int = TOP_REGRESSED) -> list[ExampleRow]:
-    """Per key × comparison, the regressed examples that lost most, worst first."""
-    picked: list[ExampleRow] = []
+def top_regressed(
+    result: Comparison, top: int = TOP_REGRESSED, limit: int = TOP_TOTAL
+) -> list[ExampleRow]:
+    """Per key × comparison, the regressed examples that lost most, worst first; the
+    key × comparison pairs judged regressed come first, then those with most regressed
+    examples, and at most ``limit`` examples in all."""
     groups: dict[tuple[str, str], list[ExampleRow]] = {}
     for row in result.examples:
         if row.bucket == "regressed":
             groups.setdefault((row.key, row.comparison_id), []).append(row)
-    for group in groups.values():
-        group.sort(key=lambda r: (r.better_delta or 0.0, r.example_id))
-        picked += group[:top]
-    return picked
+    verdicts = {(r.key, r.comparison_id): r.verdict for r in result.rows}
+    order = sorted(
+        groups,
+        key=lambda g: (verdicts.get(g) != "regressed", -len(groups[g]), g),
+    )
+    picked: list[ExampleRow] = []
+    for group in order:
+        worst = sorted(groups[group], key=lambda r: (r.better_delta or 0.0, r.example_id))
+        picked += worst[:top]
+    return picked[:limit]
 
 
 def excerpt(inputs: object, limit: int = EXCERPT_CHARS) -> str:
@@ -78,7 +89,8 @@ def regressed_markdown(result: Comparison) -> list[str]:
         return []
     lines = [
         "",
-        f"**Top regressed examples** (up to {TOP_REGRESSED} per key and experiment)",
+        f"**Top regressed examples** (up to {TOP_REGRESSED} per key and experiment, "
+        "significant regressions first)",
         "",
         "| key | experiment | example | baseline | comparison |",
         "|---|---|---|---|---|",
