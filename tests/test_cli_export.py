@@ -179,7 +179,7 @@ def test_markdown_lists_the_warnings(world: dict[str, Any]) -> None:
 
 
 def _example(key: str, comparison: str, example: str, base: float, comp: float) -> Any:
-    from evaldelta.cli.coverage import ExampleRow
+    from evaldelta.cli.comparison import ExampleRow
 
     return ExampleRow(
         key, comparison, comparison, example, base, comp, "regressed", False, False, False
@@ -188,7 +188,7 @@ def _example(key: str, comparison: str, example: str, base: float, comp: float) 
 
 def test_top_regressed_puts_significant_regressions_first_and_caps_the_list() -> None:
     from evaldelta.cli import regressed
-    from evaldelta.cli.report import Comparison, Row
+    from evaldelta.cli.comparison import Comparison, Row
 
     def row(key: str, verdict: str) -> Row:
         return Row(key, "c", "c", 0, 0, 0, 0, 0, None, None, None, None, None, None, False, verdict)

@@ -3,40 +3,9 @@ scores (for exports), the warnings worth a line, and the gate's coverage checks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from evaldelta.cli.report import Comparison, Row
-
-
-@dataclass
-class ExampleRow:
-    """One key × one comparison × one example, as the server listed it."""
-
-    key: str
-    comparison: str
-    comparison_id: str
-    example_id: str
-    baseline_mean: float | None
-    comparison_mean: float | None
-    bucket: str
-    baseline_errored: bool
-    comparison_errored: bool
-    lower_is_better: bool
-
-    @property
-    def delta(self) -> float | None:
-        """Comparison minus baseline, when both sides have a mean."""
-        if self.baseline_mean is None or self.comparison_mean is None:
-            return None
-        return self.comparison_mean - self.baseline_mean
-
-    @property
-    def better_delta(self) -> float | None:
-        """The delta signed so that positive is better."""
-        delta = self.delta
-        return None if delta is None else (-delta if self.lower_is_better else delta)
+from evaldelta.cli.comparison import Comparison, ExampleRow, Row
 
 
 def coverage_fields(coverage: dict[str, Any] | None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from evaldelta.cli.report import Comparison
+from evaldelta.cli.comparison import Comparison
 
 COLUMNS = (
     "dataset",

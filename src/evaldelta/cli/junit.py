@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from evaldelta.cli.report import Comparison, Thresholds, row_failures
+from evaldelta.cli.comparison import Comparison
+from evaldelta.cli.report import Thresholds, row_failures
 
 
 def junit_xml(result: Comparison, limits: Thresholds) -> ET.ElementTree[ET.Element]:

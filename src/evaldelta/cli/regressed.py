@@ -3,16 +3,12 @@ each example's inputs and a link that opens it in the page's drill-down."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import orjson
 
-from evaldelta.cli.coverage import ExampleRow
+from evaldelta.cli.comparison import Comparison, ExampleRow
 from evaldelta.client.http import Client
-
-if TYPE_CHECKING:
-    from evaldelta.cli.report import Comparison
 
 # Per key × comparison: how many regressed examples the Markdown lists.
 TOP_REGRESSED = 3

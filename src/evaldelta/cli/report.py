@@ -2,86 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 
-from evaldelta.cli.coverage import ExampleRow, coverage_failures, coverage_fields, notes
+# Re-exported: the rows and the result were defined here first.
+from evaldelta.cli.comparison import Comparison as Comparison
+from evaldelta.cli.comparison import Row as Row
+from evaldelta.cli.coverage import coverage_failures, coverage_fields, notes
 from evaldelta.cli.regressed import regressed_markdown
 from evaldelta.delta.stats import holm
 
 MARKERS = {"improved": "▲ better", "regressed": "▼ worse", "unclear": "· no clear change"}
-
-
-@dataclass
-class Row:
-    """One feedback key × one comparison experiment."""
-
-    key: str
-    comparison: str
-    comparison_id: str
-    n_improved: int
-    n_regressed: int
-    n_unchanged: int
-    n_missing: int
-    n_paired: int
-    mean_delta: float | None
-    ci_low: float | None
-    ci_high: float | None
-    p_value: float | None
-    p_holm: float | None
-    wilcoxon_p: float | None
-    lower_is_better: bool
-    verdict: str = "unclear"
-    # In a pairwise experiment: the comparison's win rate over decided examples (ties left
-    # out), with its exact 95% interval; wins, ties, losses are n_improved, n_unchanged,
-    # n_regressed.
-    pairwise: bool = False
-    win_rate: float | None = None
-    win_rate_ci_low: float | None = None
-    win_rate_ci_high: float | None = None
-    # Coverage (docs/statistics.md): examples scored on one side only, examples with an
-    # errored evaluation on each side, and warnings (different dataset versions or splits).
-    n_baseline_only: int = 0
-    n_comparison_only: int = 0
-    n_errored_baseline: int = 0
-    n_errored_comparison: int = 0
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def better_delta(self) -> float | None:
-        """The mean delta with its sign turned so that positive is always better."""
-        if self.mean_delta is None:
-            return None
-        return -self.mean_delta if self.lower_is_better else self.mean_delta
-
-
-@dataclass
-class Comparison:
-    """Everything a compare or gate run found."""
-
-    dataset: str
-    baseline: str
-    rows: list[Row] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    pairwise: str | None = None  # the pairwise experiment's name, when one was compared
-    # Every example's scores, when asked for (exports and the pull-request Markdown).
-    examples: list[ExampleRow] = field(default_factory=list)
-    # Where the page is, for links to its drill-down; the selection's session ids.
-    page_url: str | None = None
-    selection: dict[str, Any] = field(default_factory=dict)
-    excerpts: dict[str, str] = field(default_factory=dict)  # example id -> inputs excerpt
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "dataset": self.dataset,
-            "baseline": self.baseline,
-            "pairwise": self.pairwise,
-            "rows": [{**asdict(r), "better_delta": r.better_delta} for r in self.rows],
-            "errors": self.errors,
-        }
 
 
 def rows_from_chunk(chunk: dict[str, Any], names: dict[str, str]) -> list[Row]:
