@@ -203,3 +203,14 @@ def test_top_regressed_puts_significant_regressions_first_and_caps_the_list() ->
     picked = regressed.top_regressed(result)
     assert [r.example_id for r in picked] == ["q-big", "q-small", "t0", "t1", "t2"]
     assert len(regressed.top_regressed(result, top=5, limit=4)) == 4
+
+
+def test_a_report_that_cannot_be_written_is_a_setup_error(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    nowhere = tmp_path / "no-such-dir" / "out.csv"
+    done = run(world, "compare", "--csv", str(nowhere))
+    assert done.exit_code == 2 and f"cannot write {nowhere}" in flat(done.stderr)
+    # Exit 2, not 1: a gate whose report failed must not read as a regression.
+    gate = run(world, "gate", "--junit", str(tmp_path / "no-such-dir" / "gate.xml"))
+    assert gate.exit_code == 2

@@ -21,6 +21,7 @@ from evaldelta.cli.common import client_for, err, fail, out
 from evaldelta.cli.compare import check_threshold_keys, per_key, run_comparison
 from evaldelta.cli.github import DEFAULT_API, GitHub
 from evaldelta.cli.junit import write_junit
+from evaldelta.cli.options import cannot_write
 from evaldelta.cli.regressed import load_excerpts
 from evaldelta.cli.report import Thresholds, gate_failures, markdown, table
 from evaldelta.client.http import ApiError
@@ -170,11 +171,14 @@ def ci(
     reasons = gate_failures(result, limits)
     report = f"{marker(result.dataset)}\n{markdown(result, reasons)}"
     out.print(table(result))
-    if junit is not None:
-        write_junit(result, limits, junit)
-    if summary is not None:
-        with summary.open("a", encoding="utf-8") as f:
-            f.write(report + "\n")
+    try:
+        if junit is not None:
+            write_junit(result, limits, junit)
+        if summary is not None:
+            with summary.open("a", encoding="utf-8") as f:
+                f.write(report + "\n")
+    except OSError as exc:
+        raise cannot_write(exc) from exc
     number = pr if pr is not None else pull_request_number(os.environ.get("GITHUB_EVENT_PATH"))
     if comment:
         _comment(report, result.dataset, number, repository, github_api, github_token)

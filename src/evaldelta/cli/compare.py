@@ -24,6 +24,7 @@ from evaldelta.cli.options import (
     FailOnErrors,
     FailOnMissing,
     JunitFile,
+    cannot_write,
 )
 from evaldelta.cli.regressed import load_excerpts
 from evaldelta.cli.report import (
@@ -332,7 +333,11 @@ def compare(
     finally:
         client.close()
     _emit(result, as_json, as_markdown, live)
-    for path in export(result, targets):
+    try:
+        written = export(result, targets)
+    except OSError as exc:
+        raise cannot_write(exc) from exc
+    for path in written:
         err.print(Text(f"wrote {path}", style="dim"))
 
 
@@ -432,7 +437,10 @@ def gate(
     reasons = gate_failures(result, limits)
     _emit(result, as_json, as_markdown, live=False, gate=reasons)
     if junit is not None:
-        write_junit(result, limits, junit)
+        try:
+            write_junit(result, limits, junit)
+        except OSError as exc:
+            raise cannot_write(exc) from exc
     if reasons:
         err.print("[bold red]GATE FAILED[/bold red]")
         for reason in reasons:

@@ -6,6 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
+
+from evaldelta.cli.common import err
 
 # Help texts avoid square brackets: typer renders help as rich markup, which eats them.
 ExportCsv = Annotated[
@@ -55,3 +58,10 @@ JunitFile = Annotated[
         help="Write a JUnit XML report: one test case per key and experiment.",
     ),
 ]
+
+
+def cannot_write(exc: OSError) -> typer.Exit:
+    """A report file that cannot be written is a broken setup (exit 2), never taken for a
+    failed gate (exit 1)."""
+    err.print(Text(f"cannot write {exc.filename or ''}: {exc.strerror or exc}", style="red"))
+    return typer.Exit(2)
