@@ -175,3 +175,30 @@ def test_buckets_follow_the_paired_tie_rule() -> None:
     assert bucket(0.5, 0.75, lower_is_better=True) == "regressed"
     assert bucket(None, 0.75, lower_is_better=False) == "comparison_only"
     assert bucket(None, None, lower_is_better=False) == "errored"
+
+
+def test_the_paged_endpoint_lists_the_examples_of_its_window(world: dict[str, Any]) -> None:
+    server: Server = world["server"]
+    body = _body(world, include_examples=True)
+    body["feedback_key"] = body.pop("feedback_keys")[0]
+    streamed, _ = _stream(world, include_examples=True)
+    pages = []
+    with server.http() as http:
+        for offset in (0, 3, 6):
+            response = http.post(
+                f"/datasets/{world['dataset']}/runs/delta",
+                json={**body, "offset": offset, "limit": 3},
+            )
+            assert response.status_code == 200, response.text
+            delta = response.json()["feedback_deltas"][world["comparison"]]
+            # The window is the dataset's examples as listed (creation order, then id);
+            # every example of this world is scored or errored on some side.
+            window = http.get(
+                "/examples", params={"dataset": world["dataset"], "offset": offset, "limit": 3}
+            ).json()
+            assert [e["example_id"] for e in delta["examples"]] == [e["id"] for e in window]
+            assert set(delta["improved_examples"]) <= {e["id"] for e in window}
+            pages.append(delta["examples"])
+    assert [len(page) for page in pages] == [3, 3, 2]
+    every = sorted((e for page in pages for e in page), key=lambda e: e["example_id"])
+    assert every == streamed["examples"]

@@ -22,7 +22,7 @@ from evaldelta.delta.coverage import coverage_counts, example_scores, version_fi
 from evaldelta.delta.filters.compiler import FilterError, compile_filter, parse_filter
 from evaldelta.delta.stats import holm, paired_stats, win_rate_test
 from evaldelta.errors import Invalid, NotFound
-from evaldelta.store.base import DeltaQuery, IdList, Page, SessionWhere, Store
+from evaldelta.store.base import DeltaQuery, ExampleWhere, IdList, Page, SessionWhere, Store
 from evaldelta.store.dialect import Dialect
 from evaldelta.store.duckdb.dialect import DUCKDB
 
@@ -187,14 +187,28 @@ def compute_key(
                 **version_fields(extras.sessions.get(base_id, {}), extras.sessions.get(sid, {})),
             }
         if extras.examples:
-            entry["examples"] = example_scores(
+            listed = example_scores(
                 baseline,
                 means[sid],
                 errored[base_id],
                 errored[sid],
                 lower_is_better=lower_is_better,
             )
+            if window is not None:
+                listed = _in_window(store, query, window, listed)
+            entry["examples"] = listed
     return out
+
+
+def _in_window(
+    store: Store, query: DeltaQuery, window: Page, listed: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The listed examples of the page's window, in the page's order (the dataset's
+    examples in creation order, as the lists page)."""
+    page = store.list_examples(query.tenant_id, ExampleWhere(dataset_id=query.dataset_id), window)
+    by_id = {row["example_id"]: row for row in listed}
+    ids = [UUID(str(e["id"])) for e in page]
+    return [by_id[i] for i in ids if i in by_id]
 
 
 def sse(event: str, data: object) -> bytes:

@@ -385,6 +385,10 @@ class Info(Response):
 # --- feedback deltas ------------------------------------------------------------------
 
 
+EXAMPLES_HELP = (
+    "evaldelta extension: list, per comparison, every example scored or errored on either"
+    " side with both sides' mean scores and its bucket"
+)
 COVERAGE_HELP = (
     "evaldelta extension: count, per comparison, the examples scored on both sides, on one"
     " side only and with an errored evaluation, and warn when the experiments ran on"
@@ -408,11 +412,7 @@ class DeltaStreamQuery(Request):
         default=False, description="evaldelta extension: add paired statistics per comparison"
     )
     include_coverage: bool = Field(default=False, description=COVERAGE_HELP)
-    include_examples: bool = Field(
-        default=False,
-        description="evaldelta extension: list, per comparison, every example scored or"
-        " errored on either side with both sides' mean scores and its bucket",
-    )
+    include_examples: bool = Field(default=False, description=EXAMPLES_HELP)
 
 
 class DeltaQueryBody(Request):
@@ -429,6 +429,9 @@ class DeltaQueryBody(Request):
         default=False, description="evaldelta extension: add paired statistics per comparison"
     )
     include_coverage: bool = Field(default=False, description=COVERAGE_HELP)
+    include_examples: bool = Field(
+        default=False, description=EXAMPLES_HELP + " (those of the page's window)"
+    )
 
 
 class PairwiseStats(Response):
@@ -480,11 +483,25 @@ class DeltaCoverage(Response):
     warnings: list[str]
 
 
+class ExampleScore(Response):
+    """One example of a comparison with both sides' mean scores and its bucket."""
+
+    example_id: UUID
+    baseline_score: float | None
+    comparison_score: float | None
+    bucket: Literal[
+        "improved", "regressed", "unchanged", "baseline_only", "comparison_only", "errored"
+    ]
+    baseline_errored: bool
+    comparison_errored: bool
+
+
 class FeedbackDelta(Response):
     improved_examples: list[UUID]
     regressed_examples: list[UUID]
     stats: DeltaStats | None = None
     coverage: DeltaCoverage | None = None
+    examples: list[ExampleScore] | None = None
 
 
 class SessionFeedbackDelta(Response):

@@ -48,7 +48,13 @@ def read_delta(dataset_id: UUID, body: DeltaQueryBody, tenant: Tenant, store: St
     )
     lower = body.feedback_key in store.lower_is_better(tenant, [body.feedback_key])
     extras = with_sessions(
-        store, query, Extras(stats=body.include_stats, coverage=body.include_coverage)
+        store,
+        query,
+        Extras(
+            stats=body.include_stats,
+            coverage=body.include_coverage,
+            examples=body.include_examples,
+        ),
     )
     deltas = compute_key(
         store, query, body.feedback_key, lower, Page(body.offset, body.limit), extras=extras
