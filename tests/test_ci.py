@@ -149,6 +149,7 @@ def test_gate_baseline_from_main_takes_the_newest_main_run(world: dict[str, Any]
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["baseline"] == names["main-new"]
+    assert f"baseline: {names['main-new']}, the newest experiment on main" in done.stderr
     (row,) = data["rows"]
     assert (row["n_regressed"], row["n_unchanged"], row["n_improved"]) == (1, 5, 0)
 

@@ -182,6 +182,8 @@ def run_comparison(
         raise typer.BadParameter("give 1 to 10 experiments", param_hint="--against")
     filter_pairs = _filter_specs(filters or [])
     base = client.experiment(ds["id"], baseline)
+    if baseline_branch is not None:
+        err.print(Text(f"baseline: {base['name']}, the newest experiment on {baseline_branch}"))
     comps = [client.experiment(ds["id"], name) for name in against]
     names = {str(s["id"]): s["name"] for s in [base, *comps]}
     if found is not None:
