@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import orjson
 import pytest
@@ -202,3 +203,27 @@ def test_the_paged_endpoint_lists_the_examples_of_its_window(world: dict[str, An
     assert [len(page) for page in pages] == [3, 3, 2]
     every = sorted((e for page in pages for e in page), key=lambda e: e["example_id"])
     assert every == streamed["examples"]
+
+
+def test_a_value_without_a_score_is_a_result_not_an_error(world: dict[str, Any]) -> None:
+    """Categorical feedback (a value, no score) on a scored example leaves it as it was;
+    feedback with neither, or flagged as an error, makes it errored."""
+    server: Server = world["server"]
+    client = server.sdk()
+    runs = {
+        r.reference_example_id: r.id
+        for r in client.list_runs(project_id=world["comparison"], is_root=True)
+    }
+    zero, three = (UUID(world["examples"][n]) for n in (0, 3))
+    client.create_feedback(runs[zero], key="judge", value="fine", session_id=world["comparison"])
+    client.create_feedback(
+        runs[three], key="judge", score=None, comment="no verdict", session_id=world["comparison"]
+    )
+    client.flush()
+    delta, _ = _stream(world, include_coverage=True, include_examples=True)
+    assert delta["coverage"]["n_errored_comparison"] == 2  # n = 1 (raised) and n = 3
+    listed = {e["example_id"]: e for e in delta["examples"]}
+    assert listed[str(zero)]["comparison_errored"] is False
+    # Still scored by its other feedback: errored, and still unchanged.
+    assert listed[str(three)]["comparison_errored"] is True
+    assert listed[str(three)]["bucket"] == "unchanged"

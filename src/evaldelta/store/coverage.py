@@ -2,8 +2,9 @@
 
 An example is *errored* for a key in a session when one of the session's root runs of the
 example (that passes the session's filters) has feedback of the key that is an evaluator
-error or has no score: the SDK logs an evaluator that raised as feedback with
-``error: true`` and no score.  Only examples the dataset holds now count, as in the delta.
+error, or has neither a score nor a value: the SDK logs an evaluator that raised as
+feedback with ``error: true`` and no score.  A categorical value without a score is a
+result, not an error.  Only examples the dataset holds now count, as in the delta.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ def errored_examples(listing: Listing, query: DeltaQuery, key: str) -> dict[UUID
         f"""SELECT DISTINCT f.run_session_id AS session_id, f.run_example_id AS example_id
             FROM feedback AS f
             WHERE f.tenant_id = ? AND f.key = ? AND f.run_is_root
-                AND (f.score IS NULL OR coalesce(f.error, false))
+                AND (coalesce(f.error, false) OR (f.score IS NULL
+                     AND (f.value IS NULL OR coalesce({d.json_is_null("f.value")}, true))))
                 AND {d.in_ids("f.run_session_id")}
                 AND f.run_example_id IN (SELECT e.id FROM examples AS e
                                          WHERE e.tenant_id = ? AND e.dataset_id = ?)""",
