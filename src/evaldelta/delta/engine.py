@@ -171,6 +171,7 @@ def compute_key(
     errored = store.errored_examples(query, key) if extras.coverage or extras.examples else {}
     base_id = query.baseline_session_id
     baseline = means[base_id]
+    window_ids: list[UUID] = []
     for sid in query.comparison_session_ids:
         entry = out[str(sid)]
         if extras.stats:
@@ -195,20 +196,18 @@ def compute_key(
                 lower_is_better=lower_is_better,
             )
             if window is not None:
-                listed = _in_window(store, query, window, listed)
+                # The page's window, in the page's order (creation order, as lists page).
+                window_ids = window_ids or _window_ids(store, query, window)
+                by_id = {row["example_id"]: row for row in listed}
+                listed = [by_id[i] for i in window_ids if i in by_id]
             entry["examples"] = listed
     return out
 
 
-def _in_window(
-    store: Store, query: DeltaQuery, window: Page, listed: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """The listed examples of the page's window, in the page's order (the dataset's
-    examples in creation order, as the lists page)."""
+def _window_ids(store: Store, query: DeltaQuery, window: Page) -> list[UUID]:
+    """The ids of the dataset's examples at the window's positions."""
     page = store.list_examples(query.tenant_id, ExampleWhere(dataset_id=query.dataset_id), window)
-    by_id = {row["example_id"]: row for row in listed}
-    ids = [UUID(str(e["id"])) for e in page]
-    return [by_id[i] for i in ids if i in by_id]
+    return [UUID(str(e["id"])) for e in page]
 
 
 def sse(event: str, data: object) -> bytes:
