@@ -17,8 +17,11 @@ def baseline_judge(inputs: dict[str, Any]) -> dict[str, Any]:
     return {"key": "judge", "score": None if n == 7 else float(n % 2)}
 
 
-def comparison_judge(inputs: dict[str, Any]) -> dict[str, Any]:
-    if inputs["n"] == 1:
+def comparison_judge(run: Any, example: Any) -> dict[str, Any]:
+    # The (run, example) signature: the SDK then keeps the function as it is, and every
+    # release names the error feedback after the key in its source (0.3's SDK names it
+    # "wrapper" for the (inputs, ...) signatures it wraps).
+    if example.inputs["n"] == 1:
         raise RuntimeError("judge timed out")
     return {"key": "judge", "score": 1.0}
 
