@@ -572,6 +572,8 @@ ROUTES: dict[tuple[str, str], Route] = {
             "filters": lambda s: {s.b["id"]: ['eq(name, "nothing")']},
             "comparative_experiment_id": lambda s: s.comparative_id,
             "include_stats": lambda s: True,
+            "include_coverage": lambda s: True,
+            "include_examples": lambda s: True,
         },
     ),
     ("POST", "/datasets/{dataset_id}/runs/delta/stream"): Route(
@@ -588,6 +590,8 @@ ROUTES: dict[tuple[str, str], Route] = {
             "filters": lambda s: {s.b["id"]: ['eq(name, "nothing")']},
             "comparative_experiment_id": lambda s: s.comparative_id,
             "include_stats": lambda s: True,
+            "include_coverage": lambda s: True,
+            "include_examples": lambda s: True,
         },
     ),
     ("POST", "/datasets/{dataset_id}/runs"): Route(
