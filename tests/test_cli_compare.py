@@ -295,7 +295,9 @@ def test_compare_markdown_has_one_row_per_key_and_experiment(demo: Demo) -> None
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("**demo**: experiments against `demo-baseline`\n")
-    table = [line for line in done.stdout.splitlines() if line.startswith("|")]
+    # The first table is the comparison's (the top regressed examples follow it).
+    lines = done.stdout.splitlines()[2:]
+    table = lines[: lines.index("")] if "" in lines else lines
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in table]
     assert cells[0] == report.HEADERS
     assert set(table[1]) == {"|", "-"}

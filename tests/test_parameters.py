@@ -659,6 +659,8 @@ ROUTES: dict[tuple[str, str], Route] = {
             "filters": lambda s: {s.b["id"]: ['eq(name, "nothing")']},
             "comparative_experiment_id": lambda s: s.comparative_id,
             "include_stats": lambda s: True,
+            "include_coverage": lambda s: True,
+            "include_examples": lambda s: True,
         },
     ),
     ("POST", "/datasets/{dataset_id}/runs/delta/stream"): Route(
@@ -675,6 +677,8 @@ ROUTES: dict[tuple[str, str], Route] = {
             "filters": lambda s: {s.b["id"]: ['eq(name, "nothing")']},
             "comparative_experiment_id": lambda s: s.comparative_id,
             "include_stats": lambda s: True,
+            "include_coverage": lambda s: True,
+            "include_examples": lambda s: True,
         },
     ),
     ("POST", "/datasets/{dataset_id}/runs"): Route(

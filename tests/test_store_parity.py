@@ -19,6 +19,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 import httpx
+import orjson
 import pytest
 
 from tests.conftest import run_server, store_url
@@ -284,6 +285,19 @@ def script(http: httpx.Client) -> Iterator[Step]:
             "comparison_session_ids": [cand],
             "feedback_keys": ["correct", "tone", "nobody"],
             "include_stats": True,
+        },
+    )
+    call(
+        "delta coverage",
+        "POST",
+        f"/datasets/{ds}/runs/delta/stream",
+        json={
+            **delta,
+            "comparison_session_ids": [cand],
+            "feedback_keys": ["correct", "tone"],
+            "filters": {cand: ['eq(name, "target")']},
+            "include_coverage": True,
+            "include_examples": True,
         },
     )
     pair = {"id": uid(8000), "name": "pair", "experiment_ids": [base, cand]}
@@ -557,6 +571,16 @@ def test_the_script_exercises_what_it_claims(answers: dict[str, list[Step]]) -> 
     ]
     assert any(improved)
     assert steps["project stats"]["run_count"] == 6
+    covered = [orjson.loads(data) for event, data in steps["delta coverage"] if event == "data"]
+    assert (
+        all(
+            "coverage" in delta and "examples" in delta
+            for chunk in covered
+            for per_session in chunk["feedback_deltas"].values()
+            for delta in per_session.values()
+        )
+        and len(covered) == 2
+    )
     assert steps["example filter"] and all(
         e["metadata"]["k"] == 0 and "gold" in e["metadata"]["dataset_split"]
         for e in steps["example filter"]

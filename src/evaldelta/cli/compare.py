@@ -11,11 +11,25 @@ from rich.live import Live
 from rich.spinner import Spinner
 from rich.text import Text
 
+from evaldelta.cli.baseline import baseline_from
 from evaldelta.cli.common import ApiKey, Endpoint, client_for, err, fail, out
+from evaldelta.cli.comparison import Comparison, add_regressed
+from evaldelta.cli.coverage import example_rows, notes
+from evaldelta.cli.export import export
+from evaldelta.cli.junit import write_junit
+from evaldelta.cli.options import (
+    BaselineFrom,
+    ExportCsv,
+    ExportJsonl,
+    ExportParquet,
+    FailOnErrors,
+    FailOnMissing,
+    JunitFile,
+    cannot_write,
+)
+from evaldelta.cli.regressed import load_excerpts
 from evaldelta.cli.report import (
-    Comparison,
     Thresholds,
-    add_regressed,
     decide,
     gate_failures,
     markdown,
@@ -153,10 +167,20 @@ def run_comparison(
     live: bool,
     *,
     pairwise: str | None = None,
+    examples: bool = False,
+    baseline_branch: str | None = None,
 ) -> Comparison:
-    """Resolve names, stream the deltas with statistics, and decide a verdict per row.
-    With ``pairwise``, only that pairwise experiment's feedback counts (docs/pairwise.md)."""
+    """Resolve names, stream the deltas with statistics and coverage, and decide a verdict
+    per row.  With ``pairwise``, only that pairwise experiment's feedback counts
+    (docs/pairwise.md); with ``examples``, every example's scores are kept (exports);
+    with ``baseline_branch``, the baseline is the newest experiment run on that branch."""
     ds = client.dataset(dataset)
+    if baseline_branch is not None:
+        if baseline is not None:
+            raise typer.BadParameter(
+                "give --baseline or --baseline-from, not both", param_hint="--baseline-from"
+            )
+        baseline = baseline_from(client, ds, baseline_branch, against or [])
     found = client.comparative(ds["id"], pairwise) if pairwise else None
     if found is not None:
         baseline, against = _pairwise_sides(found, baseline, against)
@@ -168,6 +192,8 @@ def run_comparison(
         raise typer.BadParameter("give 1 to 10 experiments", param_hint="--against")
     filter_pairs = _filter_specs(filters or [])
     base = client.experiment(ds["id"], baseline)
+    if baseline_branch is not None:
+        err.print(Text(f"baseline: {base['name']}, the newest experiment on {baseline_branch}"))
     comps = [client.experiment(ds["id"], name) for name in against]
     names = {str(s["id"]): s["name"] for s in [base, *comps]}
     if found is not None:
@@ -183,14 +209,25 @@ def run_comparison(
         "comparison_session_ids": [str(c["id"]) for c in comps],
         "feedback_keys": keys,
         "include_stats": True,
+        "include_coverage": True,
+        "include_examples": examples,
         "filters": _filters(client, ds["id"], filter_pairs, names) or None,
     }
     result = Comparison(
         dataset=ds["name"],
         baseline=base["name"],
+        page_url=client.endpoint,
         dataset_id=str(ds["id"]),
         baseline_id=str(base["id"]),
     )
+    result.selection = {
+        "dataset": str(ds["id"]),
+        "baseline": body["baseline_session_id"],
+        "comparisons": body["comparison_session_ids"],
+        "pairwise": str(found["id"]) if found is not None else None,
+        "keys": keys,
+        "filters": body["filters"],
+    }
     if found is not None:
         body["comparative_experiment_id"] = str(found["id"])
         result.pairwise = found["name"] or str(found["id"])
@@ -216,6 +253,7 @@ def run_comparison(
                     continue
                 result.rows += rows_from_chunk(event.data, names)
                 add_regressed(result, event.data)
+                result.examples += example_rows(event.data, names)
                 result.errors += event.data.get("errors") or []
                 done += len(event.data.get("feedback_deltas") or {}) + sum(
                     len(e["feedback_keys"]) for e in event.data.get("errors") or []
@@ -262,11 +300,15 @@ def _emit(
         data = result.to_json()
         if gate is not None:
             data["gate"] = {"passed": not gate, "reasons": gate}
+        data["notes"] = notes(result)
         print(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
     elif as_markdown:
         print(markdown(result, gate), end="")
     elif not live:
         out.print(table(result))
+    if not as_json:
+        for note in notes(result):
+            err.print(Text(f"warning: {note}", style="yellow"))
 
 
 def compare(
@@ -282,34 +324,59 @@ def compare(
     to_queue: ToQueue = None,
     as_json: AsJson = False,
     as_markdown: AsMarkdown = False,
+    csv: ExportCsv = None,
+    parquet: ExportParquet = None,
+    jsonl: ExportJsonl = None,
 ) -> None:
     """Which examples got better, which got worse, and is it real? Streams a table.
     With --pairwise: which experiment the pairwise evaluator preferred, and is it real?
     With --to-queue: the regressed examples' runs, both sides, go to a review queue."""
     client = client_for(endpoint, api_key)
     live = out.is_terminal and not (as_json or as_markdown)
+    targets = {"csv": csv, "parquet": parquet, "jsonl": jsonl}
     try:
         result = run_comparison(
-            client, dataset, baseline, against, key, filter, alpha, live, pairwise=pairwise
+            client,
+            dataset,
+            baseline,
+            against,
+            key,
+            filter,
+            alpha,
+            live,
+            pairwise=pairwise,
+            examples=as_markdown or any(targets.values()),
         )
-        _emit(result, as_json, as_markdown, live)
-        if to_queue is not None:
-            sent = send_to_queue(client, to_queue, result, result.dataset_id, result.baseline_id)
-            said = (
-                f"Added {sent.added} runs to annotation queue {sent.queue!r} "
-                f"({sent.runs} runs of {sent.examples} regressed examples, both sides; "
-                f"{sent.runs - sent.added} were there already)"
-                if sent.examples
-                else f"No example regressed: nothing sent to annotation queue {sent.queue!r}"
-            )
-            err.print(said, markup=False, highlight=False)
+        if as_markdown:
+            load_excerpts(client, result)
+        sent = (
+            send_to_queue(client, to_queue, result, result.dataset_id, result.baseline_id)
+            if to_queue is not None
+            else None
+        )
     except ApiError as exc:
         raise fail(exc) from exc
     finally:
         client.close()
+    _emit(result, as_json, as_markdown, live)
+    if sent is not None:
+        said = (
+            f"Added {sent.added} runs to annotation queue {sent.queue!r} "
+            f"({sent.runs} runs of {sent.examples} regressed examples, both sides; "
+            f"{sent.runs - sent.added} were there already)"
+            if sent.examples
+            else f"No example regressed: nothing sent to annotation queue {sent.queue!r}"
+        )
+        err.print(said, markup=False, highlight=False)
+    try:
+        written = export(result, targets)
+    except OSError as exc:
+        raise cannot_write(exc) from exc
+    for path in written:
+        err.print(Text(f"wrote {path}", style="dim"))
 
 
-def _per_key(values: list[str] | None, cast: type, option: str) -> dict[str | None, Any]:
+def per_key(values: list[str] | None, cast: type, option: str) -> dict[str | None, Any]:
     table_: dict[str | None, Any] = {}
     for value in values or []:
         key, sep, number = value.rpartition("=")
@@ -318,6 +385,23 @@ def _per_key(values: list[str] | None, cast: type, option: str) -> dict[str | No
         except ValueError as exc:
             raise typer.BadParameter(f"{value!r}: expected N or KEY=N", param_hint=option) from exc
     return table_
+
+
+def check_threshold_keys(result: Comparison, limits: Thresholds) -> None:
+    """A per-key threshold must name a compared key: a typo must not silently switch a
+    threshold off."""
+    compared = {r.key for r in result.rows} | {k for e in result.errors for k in e["feedback_keys"]}
+    for option, thresholds in (
+        ("--max-regressed", limits.max_regressed),
+        ("--min-mean-delta", limits.min_mean_delta),
+    ):
+        unknown = sorted(k for k in thresholds if k is not None and k not in compared)
+        if unknown:
+            raise typer.BadParameter(
+                f"no key {', '.join(map(repr, unknown))} among the compared keys "
+                f"({', '.join(sorted(compared))})",
+                param_hint=option,
+            )
 
 
 def gate(
@@ -347,6 +431,10 @@ def gate(
             "(for every key, or for KEY; e.g. -0.02 tolerates a 0.02 drop).",
         ),
     ] = None,
+    fail_on_missing: FailOnMissing = False,
+    fail_on_errors: FailOnErrors = False,
+    baseline_branch: BaselineFrom = None,
+    junit: JunitFile = None,
     as_json: AsJson = False,
     as_markdown: AsMarkdown = False,
 ) -> None:
@@ -354,32 +442,40 @@ def gate(
     broken threshold, 2 on usage or connection errors."""
     limits = Thresholds(
         alpha=alpha,
-        max_regressed=_per_key(max_regressed, int, "--max-regressed"),
-        min_mean_delta=_per_key(min_mean_delta, float, "--min-mean-delta"),
+        max_regressed=per_key(max_regressed, int, "--max-regressed"),
+        min_mean_delta=per_key(min_mean_delta, float, "--min-mean-delta"),
+        fail_on_missing=fail_on_missing,
+        fail_on_errors=fail_on_errors,
     )
     client = client_for(endpoint, api_key)
     try:
         result = run_comparison(
-            client, dataset, baseline, against, key, filter, alpha, False, pairwise=pairwise
+            client,
+            dataset,
+            baseline,
+            against,
+            key,
+            filter,
+            alpha,
+            False,
+            pairwise=pairwise,
+            examples=as_markdown,
+            baseline_branch=baseline_branch,
         )
+        if as_markdown:
+            load_excerpts(client, result)
     except ApiError as exc:
         raise fail(exc) from exc
     finally:
         client.close()
-    compared = {r.key for r in result.rows} | {k for e in result.errors for k in e["feedback_keys"]}
-    for option, per_key in (
-        ("--max-regressed", limits.max_regressed),
-        ("--min-mean-delta", limits.min_mean_delta),
-    ):
-        unknown = sorted(k for k in per_key if k is not None and k not in compared)
-        if unknown:  # a typo must not silently switch a threshold off
-            raise typer.BadParameter(
-                f"no key {', '.join(map(repr, unknown))} among the compared keys "
-                f"({', '.join(sorted(compared))})",
-                param_hint=option,
-            )
+    check_threshold_keys(result, limits)
     reasons = gate_failures(result, limits)
     _emit(result, as_json, as_markdown, live=False, gate=reasons)
+    if junit is not None:
+        try:
+            write_junit(result, limits, junit)
+        except OSError as exc:
+            raise cannot_write(exc) from exc
     if reasons:
         err.print("[bold red]GATE FAILED[/bold red]")
         for reason in reasons:

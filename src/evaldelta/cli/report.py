@@ -2,84 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 
+# Re-exported: the rows and the result were defined here first.
+from evaldelta.cli.comparison import Comparison as Comparison
+from evaldelta.cli.comparison import Row as Row
+from evaldelta.cli.coverage import coverage_failures, coverage_fields, notes
+from evaldelta.cli.regressed import regressed_markdown
 from evaldelta.delta.stats import holm
 
 MARKERS = {"improved": "▲ better", "regressed": "▼ worse", "unclear": "· no clear change"}
-
-
-@dataclass
-class Row:
-    """One feedback key × one comparison experiment."""
-
-    key: str
-    comparison: str
-    comparison_id: str
-    n_improved: int
-    n_regressed: int
-    n_unchanged: int
-    n_missing: int
-    n_paired: int
-    mean_delta: float | None
-    ci_low: float | None
-    ci_high: float | None
-    p_value: float | None
-    p_holm: float | None
-    wilcoxon_p: float | None
-    lower_is_better: bool
-    verdict: str = "unclear"
-    # In a pairwise experiment: the comparison's win rate over decided examples (ties left
-    # out), with its exact 95% interval; wins, ties, losses are n_improved, n_unchanged,
-    # n_regressed.
-    pairwise: bool = False
-    win_rate: float | None = None
-    win_rate_ci_low: float | None = None
-    win_rate_ci_high: float | None = None
-
-    @property
-    def better_delta(self) -> float | None:
-        """The mean delta with its sign turned so that positive is always better."""
-        if self.mean_delta is None:
-            return None
-        return -self.mean_delta if self.lower_is_better else self.mean_delta
-
-
-@dataclass
-class Comparison:
-    """Everything a compare or gate run found."""
-
-    dataset: str
-    baseline: str
-    rows: list[Row] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    pairwise: str | None = None  # the pairwise experiment's name, when one was compared
-    dataset_id: str = ""
-    baseline_id: str = ""
-    # Per compared experiment, the examples that regressed on any key, in stream order.
-    regressed: dict[str, list[str]] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "dataset": self.dataset,
-            "baseline": self.baseline,
-            "pairwise": self.pairwise,
-            "rows": [{**asdict(r), "better_delta": r.better_delta} for r in self.rows],
-            "errors": self.errors,
-        }
-
-
-def add_regressed(result: Comparison, chunk: dict[str, Any]) -> None:
-    """Note the examples of a stream chunk that regressed, per compared experiment."""
-    for per_session in (chunk.get("feedback_deltas") or {}).values():
-        for session_id, delta in per_session.items():
-            seen = result.regressed.setdefault(session_id, [])
-            known = set(seen)
-            seen += [e for e in delta.get("regressed_examples") or [] if e not in known]
 
 
 def rows_from_chunk(chunk: dict[str, Any], names: dict[str, str]) -> list[Row]:
@@ -111,6 +47,7 @@ def rows_from_chunk(chunk: dict[str, Any], names: dict[str, str]) -> list[Row]:
                     win_rate=pairwise.get("win_rate"),
                     win_rate_ci_low=pairwise.get("win_rate_ci_low"),
                     win_rate_ci_high=pairwise.get("win_rate_ci_high"),
+                    **coverage_fields(delta.get("coverage")),
                 )
             )
     return rows
@@ -238,6 +175,10 @@ def _md_row(cells: list[str]) -> str:
     return "| " + " | ".join(" ".join(c.split()).replace("|", "\\|") for c in cells) + " |"
 
 
+def _md_text(text: str) -> str:
+    return " ".join(text.split())
+
+
 def markdown(result: Comparison, gate: list[str] | None = None) -> str:
     """A Markdown table for a pull-request comment; with ``gate`` (the reasons it failed,
     empty when it passed), the gate's outcome below it."""
@@ -253,6 +194,10 @@ def markdown(result: Comparison, gate: list[str] | None = None) -> str:
         _md_row([", ".join(e["feedback_keys"]), "", *[""] * 6, f"error: {e['error']}"])
         for e in result.errors
     ]
+    warnings = notes(result)
+    if warnings:
+        lines += ["", *[f"- ⚠ {_md_text(note)}" for note in warnings]]
+    lines += regressed_markdown(result)
     if gate is not None:
         lines += ["", "**Gate: failed**" if gate else "**Gate: passed**"]
         lines += [f"- {reason}" for reason in gate]
@@ -266,37 +211,51 @@ class Thresholds:
     alpha: float = 0.05
     max_regressed: dict[str | None, int] = field(default_factory=dict)
     min_mean_delta: dict[str | None, float] = field(default_factory=dict)
+    fail_on_missing: bool = False
+    fail_on_errors: bool = False
 
     def _get(self, table: dict[str | None, Any], key: str) -> Any:
         return table.get(key, table.get(None))
 
 
-def gate_failures(result: Comparison, limits: Thresholds) -> list[str]:
-    """Why the comparison fails the gate, one line per reason (empty: it passes)."""
-    reasons = [
+def row_failures(row: Row, limits: Thresholds) -> list[str]:
+    """Why one key × comparison fails the gate (empty: it passes)."""
+    where = f"{row.key} in {row.comparison}"
+    reasons = []
+    if row.n_paired == 0:
+        # Nothing to compare is not a pass: the experiment may have failed to score.
+        reasons.append(f"{where}: no example is scored in both experiments")
+    if row.verdict == "regressed":
+        reasons.append(
+            f"{where}: significant regression ({row.n_regressed} regressed vs "
+            f"{row.n_improved} improved, Holm-adjusted {_p_phrase(row.p_holm)}, "
+            f"alpha {limits.alpha})"
+        )
+    max_regressed = limits._get(limits.max_regressed, row.key)
+    if max_regressed is not None and row.n_regressed > max_regressed:
+        reasons.append(f"{where}: {row.n_regressed} examples regressed (allowed: {max_regressed})")
+    floor = limits._get(limits.min_mean_delta, row.key)
+    better = row.better_delta
+    if floor is not None and better is not None and better < floor:
+        reasons.append(
+            f"{where}: mean change {better:+.4f} in the better direction is below {floor:+.4f}"
+        )
+    return reasons + coverage_failures(
+        row, fail_on_missing=limits.fail_on_missing, fail_on_errors=limits.fail_on_errors
+    )
+
+
+def error_failures(result: Comparison) -> list[str]:
+    """Keys the server could not compute: a gate never passes them."""
+    return [
         f"{', '.join(e['feedback_keys'])}: could not be computed ({e['error']})"
         for e in result.errors
     ]
+
+
+def gate_failures(result: Comparison, limits: Thresholds) -> list[str]:
+    """Why the comparison fails the gate, one line per reason (empty: it passes)."""
+    reasons = error_failures(result)
     for row in result.rows:
-        where = f"{row.key} in {row.comparison}"
-        if row.n_paired == 0:
-            # Nothing to compare is not a pass: the experiment may have failed to score.
-            reasons.append(f"{where}: no example is scored in both experiments")
-        if row.verdict == "regressed":
-            reasons.append(
-                f"{where}: significant regression ({row.n_regressed} regressed vs "
-                f"{row.n_improved} improved, Holm-adjusted {_p_phrase(row.p_holm)}, "
-                f"alpha {limits.alpha})"
-            )
-        max_regressed = limits._get(limits.max_regressed, row.key)
-        if max_regressed is not None and row.n_regressed > max_regressed:
-            reasons.append(
-                f"{where}: {row.n_regressed} examples regressed (allowed: {max_regressed})"
-            )
-        floor = limits._get(limits.min_mean_delta, row.key)
-        better = row.better_delta
-        if floor is not None and better is not None and better < floor:
-            reasons.append(
-                f"{where}: mean change {better:+.4f} in the better direction is below {floor:+.4f}"
-            )
+        reasons += row_failures(row, limits)
     return reasons

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from evaldelta.cli.report import Comparison
+from evaldelta.cli.comparison import Comparison
 from evaldelta.client.http import Client
 
 

@@ -169,6 +169,35 @@ class Client:
             raise ApiError(f"no pairwise experiment {name_or_id!r} on this dataset", 404)
         return dict(found[0])
 
+    def experiments(self, dataset_id: str, page: int = 100) -> Iterator[dict[str, Any]]:
+        """The dataset's experiments, newest (by start time) first."""
+        offset = 0
+        while True:
+            found = self.request(
+                "GET",
+                "/sessions",
+                params={
+                    "reference_dataset": dataset_id,
+                    "sort_by": "start_time",
+                    "sort_by_desc": True,
+                    "offset": offset,
+                    "limit": page,
+                },
+            )
+            yield from found
+            if len(found) < page:
+                return
+            offset += page
+
+    def examples(self, ids: list[str], page: int = 100) -> dict[str, dict[str, Any]]:
+        """Examples by id (those that exist), read ``page`` at a time."""
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), page):
+            chunk = ids[start : start + page]
+            found = self.request("GET", "/examples", params={"id": chunk, "limit": len(chunk)})
+            out.update({str(e["id"]): e for e in found})
+        return out
+
     def feedback_keys(self, session_ids: list[str]) -> list[str]:
         """Every feedback key with numeric scores in any of these sessions, sorted."""
         keys: set[str] = set()

@@ -9,7 +9,8 @@ and is in neither list when equal or missing on either side.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
@@ -17,10 +18,11 @@ from uuid import UUID
 import orjson
 from anyio import to_thread
 
+from evaldelta.delta.coverage import coverage_counts, example_scores, version_fields
 from evaldelta.delta.filters.compiler import FilterError, compile_filter, parse_filter
 from evaldelta.delta.stats import holm, paired_stats, win_rate_test
 from evaldelta.errors import Invalid, NotFound
-from evaldelta.store.base import DeltaQuery, IdList, Page, SessionWhere, Store
+from evaldelta.store.base import DeltaQuery, ExampleWhere, IdList, Page, SessionWhere, Store
 from evaldelta.store.dialect import Dialect
 from evaldelta.store.duckdb.dialect import DUCKDB
 
@@ -117,6 +119,33 @@ def prepare(
     )
 
 
+@dataclass(frozen=True)
+class Extras:
+    """What a delta request asks for beyond LangSmith's lists (evaldelta extensions, all
+    off by default so the default answer keeps LangSmith's shape)."""
+
+    stats: bool = False
+    coverage: bool = False
+    examples: bool = False
+    # The request's sessions by id (read once per request for coverage's warnings).
+    sessions: Mapping[UUID, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def needs_means(self) -> bool:
+        return self.stats or self.coverage or self.examples
+
+
+def with_sessions(store: Store, query: DeltaQuery, extras: Extras) -> Extras:
+    """``extras`` with the request's sessions read, when coverage needs their metadata."""
+    if not extras.coverage:
+        return extras
+    wanted = query.sessions
+    found = store.list_sessions(
+        query.tenant_id, SessionWhere(ids=wanted), Page(0, len(wanted)), stats=False
+    )
+    return replace(extras, sessions={s["id"]: s for s in found})
+
+
 def compute_key(
     store: Store,
     query: DeltaQuery,
@@ -125,27 +154,60 @@ def compute_key(
     window: Page | None = None,
     *,
     include_stats: bool = False,
+    extras: Extras | None = None,
 ) -> dict[str, dict[str, Any]]:
     """One key's improved and regressed example ids for every comparison session; with
     ``include_stats``, each comparison also gets its paired statistics (over all examples,
-    whatever the window)."""
+    whatever the window); ``extras`` may add coverage and every example's scores."""
+    extras = extras or Extras(stats=include_stats)
     lists = store.delta(query, key, lower_is_better=lower_is_better, window=window)
     out: dict[str, dict[str, Any]] = {
         str(sid): {"improved_examples": improved, "regressed_examples": regressed}
         for sid, (improved, regressed) in lists.items()
     }
-    if include_stats:
-        means = store.example_means(query, key)
-        baseline = means[query.baseline_session_id]
-        for sid in query.comparison_session_ids:
+    if not extras.needs_means:
+        return out
+    means = store.example_means(query, key)
+    errored = store.errored_examples(query, key) if extras.coverage or extras.examples else {}
+    base_id = query.baseline_session_id
+    baseline = means[base_id]
+    window_ids: list[UUID] = []
+    for sid in query.comparison_session_ids:
+        entry = out[str(sid)]
+        if extras.stats:
             stats = paired_stats(baseline, means[sid], lower_is_better=lower_is_better)
             if query.comparative_experiment_id is not None:
                 # A pairwise evaluator's scores say which side won each example.
                 stats["pairwise"] = win_rate_test(
                     stats["n_improved"], stats["n_unchanged"], stats["n_regressed"]
                 )
-            out[str(sid)]["stats"] = stats
+            entry["stats"] = stats
+        if extras.coverage:
+            entry["coverage"] = {
+                **coverage_counts(baseline, means[sid], errored[base_id], errored[sid]),
+                **version_fields(extras.sessions.get(base_id, {}), extras.sessions.get(sid, {})),
+            }
+        if extras.examples:
+            listed = example_scores(
+                baseline,
+                means[sid],
+                errored[base_id],
+                errored[sid],
+                lower_is_better=lower_is_better,
+            )
+            if window is not None:
+                # The page's window, in the page's order (creation order, as lists page).
+                window_ids = window_ids or _window_ids(store, query, window)
+                by_id = {row["example_id"]: row for row in listed}
+                listed = [by_id[i] for i in window_ids if i in by_id]
+            entry["examples"] = listed
     return out
+
+
+def _window_ids(store: Store, query: DeltaQuery, window: Page) -> list[UUID]:
+    """The ids of the dataset's examples at the window's positions."""
+    page = store.list_examples(query.tenant_id, ExampleWhere(dataset_id=query.dataset_id), window)
+    return [UUID(str(e["id"])) for e in page]
 
 
 def sse(event: str, data: object) -> bytes:
@@ -174,6 +236,7 @@ async def stream_deltas(
     query: DeltaQuery,
     *,
     include_stats: bool = False,
+    extras: Extras | None = None,
     run: Runner | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """One ``data`` event per key as soon as it is computed, then ``end``.
@@ -186,9 +249,12 @@ async def stream_deltas(
     sign-test p-values Holm-adjusted across the keys, per comparison.
     """
     run = run or _run_in_thread
+    extras = extras or Extras(stats=include_stats)
+    include_stats = extras.stats
     keys = list(query.feedback_keys)
     try:
         lower = await run(partial(store.lower_is_better, query.tenant_id, keys))
+        extras = await run(partial(with_sessions, store, query, extras))
     except Exception as err:  # headers are sent: fail every key in band, still end
         yield _failed(keys, err)
         yield sse("end", {})
@@ -196,9 +262,7 @@ async def stream_deltas(
     p_values: dict[str, dict[str, float | None]] = {}
     for index, key in enumerate(keys):
         try:
-            result = await run(
-                partial(compute_key, store, query, key, key in lower, include_stats=include_stats)
-            )
+            result = await run(partial(compute_key, store, query, key, key in lower, extras=extras))
         except StreamCut as cut:  # every key from here on, in one entry
             yield _failed(keys[index:], cut)
             break

@@ -102,6 +102,14 @@ def wilcoxon(diffs: np.ndarray[Any, Any]) -> float | None:
     return _finite(float(sps.wilcoxon(nonzero).pvalue))
 
 
+def changed_and_better(base: float, comp: float, lower_is_better: bool) -> tuple[bool, bool]:
+    """One pair by the rule ``paired_stats`` counts with: whether it changed (beyond the
+    tie tolerance, relative to the scores' size), and whether the change is better."""
+    diff = comp - base
+    changed = abs(diff) > TIE_TOLERANCE * max(1.0, abs(base), abs(comp))
+    return changed, (diff < 0) if lower_is_better else (diff > 0)
+
+
 def paired_stats(
     baseline: Mapping[Any, float], comparison: Mapping[Any, float], *, lower_is_better: bool
 ) -> dict[str, Any]:

@@ -391,6 +391,17 @@ class Info(Response):
 # --- feedback deltas ------------------------------------------------------------------
 
 
+EXAMPLES_HELP = (
+    "evaldelta extension: list, per comparison, every example scored or errored on either"
+    " side with both sides' mean scores and its bucket"
+)
+COVERAGE_HELP = (
+    "evaldelta extension: count, per comparison, the examples scored on both sides, on one"
+    " side only and with an errored evaluation, and warn when the experiments ran on"
+    " different dataset versions or splits"
+)
+
+
 class DeltaStreamQuery(Request):
     """Body of ``/datasets/{id}/runs/delta/stream`` (LangSmith's QueryFeedbackDeltaBatch)."""
 
@@ -406,6 +417,8 @@ class DeltaStreamQuery(Request):
     include_stats: bool = Field(
         default=False, description="evaldelta extension: add paired statistics per comparison"
     )
+    include_coverage: bool = Field(default=False, description=COVERAGE_HELP)
+    include_examples: bool = Field(default=False, description=EXAMPLES_HELP)
 
 
 class DeltaQueryBody(Request):
@@ -420,6 +433,10 @@ class DeltaQueryBody(Request):
     comparative_experiment_id: UUID | None = None
     include_stats: bool = Field(
         default=False, description="evaldelta extension: add paired statistics per comparison"
+    )
+    include_coverage: bool = Field(default=False, description=COVERAGE_HELP)
+    include_examples: bool = Field(
+        default=False, description=EXAMPLES_HELP + " (those of the page's window)"
     )
 
 
@@ -457,10 +474,40 @@ class DeltaStats(Response):
     pairwise: PairwiseStats | None = None
 
 
+class DeltaCoverage(Response):
+    """Which examples each side scored (see docs/statistics.md, "Coverage")."""
+
+    n_both: int
+    n_baseline_only: int
+    n_comparison_only: int
+    n_errored_baseline: int
+    n_errored_comparison: int
+    baseline_dataset_version: str | None
+    comparison_dataset_version: str | None
+    baseline_dataset_splits: list[str] | None
+    comparison_dataset_splits: list[str] | None
+    warnings: list[str]
+
+
+class ExampleScore(Response):
+    """One example of a comparison with both sides' mean scores and its bucket."""
+
+    example_id: UUID
+    baseline_score: float | None
+    comparison_score: float | None
+    bucket: Literal[
+        "improved", "regressed", "unchanged", "baseline_only", "comparison_only", "errored"
+    ]
+    baseline_errored: bool
+    comparison_errored: bool
+
+
 class FeedbackDelta(Response):
     improved_examples: list[UUID]
     regressed_examples: list[UUID]
     stats: DeltaStats | None = None
+    coverage: DeltaCoverage | None = None
+    examples: list[ExampleScore] | None = None
 
 
 class SessionFeedbackDelta(Response):

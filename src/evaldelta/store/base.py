@@ -318,6 +318,11 @@ class Store(Protocol):
         """Per session of the query: example id -> mean score (what the statistics use)."""
         ...
 
+    def errored_examples(self, query: DeltaQuery, key: str) -> dict[UUID, set[UUID]]:
+        """Per session of the query: the examples with an errored or unscored evaluation
+        of the key (``store/coverage.py``)."""
+        ...
+
     def lower_is_better(self, tenant_id: UUID, keys: Sequence[str]) -> set[str]: ...
 
     # comparative (pairwise) experiments

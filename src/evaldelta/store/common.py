@@ -19,6 +19,7 @@ from evaldelta.store.attachments import referenced
 from evaldelta.store.base import (
     ComparativeWhere,
     DatasetWhere,
+    DeltaQuery,
     ExampleWhere,
     FeedbackWhere,
     IngestBatch,
@@ -28,6 +29,7 @@ from evaldelta.store.base import (
     RunWhere,
     SessionWhere,
 )
+from evaldelta.store.coverage import errored_examples
 from evaldelta.store.credentials import Credentials
 from evaldelta.store.dataset_versions import LATEST, DatasetVersions, version_at
 from evaldelta.store.dataset_versions import diff as version_diff
@@ -326,6 +328,11 @@ class CommonStore(Credentials):
 
     def experiment_results(self, tenant_id: UUID, query: ResultsQuery) -> list[Row]:
         return experiment_results(self._list, tenant_id, query)
+
+    # --- coverage -------------------------------------------------------------------
+
+    def errored_examples(self, query: DeltaQuery, key: str) -> dict[UUID, set[UUID]]:
+        return errored_examples(self._list, query, key)
 
     # --- feedback configs -----------------------------------------------------------
 

@@ -9,7 +9,14 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from evaldelta.delta.engine import compute_key, plain_lists, prepare, stream_deltas
+from evaldelta.delta.engine import (
+    Extras,
+    compute_key,
+    plain_lists,
+    prepare,
+    stream_deltas,
+    with_sessions,
+)
 from evaldelta.server.auth import Tenant
 from evaldelta.server.deps import StoreDep
 from evaldelta.server.event_stream import EventStreamResponse
@@ -46,13 +53,17 @@ def delta_page(store: Store, tenant: UUID, dataset_id: UUID, body: DeltaQueryBod
         body.comparative_experiment_id,
     )
     lower = body.feedback_key in store.lower_is_better(tenant, [body.feedback_key])
-    deltas = compute_key(
+    extras = with_sessions(
         store,
         query,
-        body.feedback_key,
-        lower,
-        Page(body.offset, body.limit),
-        include_stats=body.include_stats,
+        Extras(
+            stats=body.include_stats,
+            coverage=body.include_coverage,
+            examples=body.include_examples,
+        ),
+    )
+    deltas = compute_key(
+        store, query, body.feedback_key, lower, Page(body.offset, body.limit), extras=extras
     )
     return {"feedback_deltas": plain_lists(deltas)}
 
@@ -108,9 +119,12 @@ async def delta_stream(
     )
     slot = streams.acquire(tenant)  # the 429, if any, before the first byte
     try:
-        events = stream_deltas(
-            store, query, include_stats=body.include_stats, run=streams.cutoff().run
+        extras = Extras(
+            stats=body.include_stats,
+            coverage=body.include_coverage,
+            examples=body.include_examples,
         )
+        events = stream_deltas(store, query, extras=extras, run=streams.cutoff().run)
         return EventStreamResponse(
             events, slot=slot, stall_seconds=streams.limits.stream_stall_seconds
         )
