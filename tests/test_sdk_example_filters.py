@@ -128,8 +128,9 @@ def test_metadata_ids_splits_limit_and_offset(
 def test_select_and_inline_urls_are_accepted(
     served: Server, dataset: tuple[UUID, list[UUID]]
 ) -> None:
-    """``include_attachments`` selects ``attachment_urls``: present, and null; absent
-    when not selected."""
+    """``include_attachments`` selects ``attachment_urls``: present, and null (these
+    examples have no attachments); absent when not selected.  ``inline_s3_urls=false``
+    (storage keys instead of URLs) is refused: attachments have URLs only."""
     examples = list(served.sdk().list_examples(dataset_id=dataset[0], include_attachments=True))
     assert len(examples) == len(METADATA)
     with served.http() as http:
@@ -138,10 +139,13 @@ def test_select_and_inline_urls_are_accepted(
             params={
                 "dataset": str(dataset[0]),
                 "select": "attachment_urls",
-                "inline_s3_urls": "false",
+                "inline_s3_urls": "true",
             },
         ).json()
         plain = http.get("/examples", params={"dataset": str(dataset[0])}).json()
+        keys = http.get("/examples", params={"dataset": str(dataset[0]), "inline_s3_urls": False})
+    assert keys.status_code == 422
+    assert keys.json()["detail"][0]["loc"] == ["query", "inline_s3_urls"]
     assert all(r["attachment_urls"] is None for r in rows) and len(rows) == len(METADATA)
     assert all("attachment_urls" not in r for r in plain) and len(plain) == len(METADATA)
 
