@@ -11,51 +11,18 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.conftest import Server
-
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-# As this machine's Chromium needs them: no sandbox as root, and no background traffic
-# to hosts a closed network refuses.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-LAPTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
-
-expect.set_options(timeout=10_000)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("CI must have Debian's chromium at /usr/bin/chromium (.ci/run installs it)")
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium: apt-get install chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+from tests.support.browser import ARTIFACTS, LAPTOP, PHONE, ROOT, shot, sign_in
 
 
 @dataclass
@@ -171,27 +138,6 @@ def api_counts(server: Server, world: World, key: str, comparisons: list[str]) -
     answered = server.http().post(f"/datasets/{world.dataset}/runs/delta", json=body)
     assert answered.status_code == 200, answered.text
     return dict(answered.json()["feedback_deltas"])
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"web-{name}.png"), full_page=True)
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=LAPTOP)
-    opened = context.new_page()
-    problems: list[str] = []
-    opened.on("pageerror", lambda err: problems.append(str(err)))
-    yield opened
-    context.close()
-    assert not problems, f"uncaught errors in the page: {problems}"
-
-
-def sign_in(page: Page, key: str) -> None:
-    page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def choose(page: Page, world: World, comparisons: list[str], keys: list[str]) -> None:

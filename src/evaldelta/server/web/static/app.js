@@ -4,6 +4,7 @@
 import { Api, ApiError } from "./api.js";
 import { Comparison } from "./comparison.js";
 import { ExamplePanel } from "./examples.js";
+import { fromSdkLink, openSdkLink } from "./links.js";
 import { SetupForm } from "./setup.js";
 import { readState, writeState } from "./urlstate.js";
 
@@ -33,6 +34,8 @@ let run = null;
 let openCell = null; // {kind, session, key}
 let openExample = "";
 let returnFocus = null;
+/** The view a link printed by the LangSmith SDK asks for, until signing in has used it. */
+let sdkLink = fromSdkLink();
 
 const setup = new SetupForm({
   api: () => api,
@@ -100,7 +103,7 @@ async function signIn(key) {
   ui.workspace.hidden = false;
   ui.account.hidden = false;
   setup.setDatasets(datasets);
-  await restore(readState());
+  await restore(sdkLink ?? readState());
   return true;
 }
 
@@ -137,7 +140,13 @@ async function restore(state) {
     showAlert(`The dataset in this link (${state.dataset}) was not found for this API key.`);
     return;
   }
-  await setup.restore(state);
+  if (state === sdkLink) {
+    sdkLink = null;
+    const note = await openSdkLink(state, api, setup);
+    if (note) showAlert(note);
+  } else {
+    await setup.restore(state);
+  }
   if (setup.missingChoice()) return;
   await startRun({ focus: false });
   if (state.open && run?.results.has(state.open.key)) {
