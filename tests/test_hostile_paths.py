@@ -44,6 +44,7 @@ PAGE_PATHS = (
     "/o/{tenant_id}/datasets/{dataset_id}/compare",
     "/o/{tenant_id}/datasets/{dataset_id}",
     "/public/{share_token}/d",
+    "/ui/review/{queue_id}",
 )
 
 

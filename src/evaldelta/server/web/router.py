@@ -55,6 +55,12 @@ def page() -> Response:
     return _asset("index.html")
 
 
+@router.get("/ui/review/{queue_id}")
+def review_page(queue_id: UUID) -> Response:
+    """The review view of one annotation queue (the page asks for a key as on ``/ui``)."""
+    return _asset("index.html")
+
+
 @router.get("/o/{tenant_id}/datasets/{dataset_id}/compare")
 def sdk_compare_link(tenant_id: UUID, dataset_id: UUID) -> Response:
     """The link ``evaluate()`` prints: the page compares its ``selectedSessions``."""
