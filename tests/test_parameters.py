@@ -244,6 +244,52 @@ def split_examples(s: Seed) -> tuple[str, str, dict[str, Any]]:
     return "GET", "/examples", {"params": {"dataset": s.other_dataset["id"], "id": ids}}
 
 
+# --- sharing: the tokens the public routes are walked with ---------------------------------
+
+
+def dataset_token(s: Seed) -> dict[str, str]:
+    """``dataset`` shared with its experiments (sharing again keeps the token)."""
+    shared = s.http.put(f"/datasets/{s.dataset['id']}/share", params={"share_projects": "true"})
+    return {"share_token": shared.raise_for_status().json()["share_token"]}
+
+
+def run_token(s: Seed) -> dict[str, str]:
+    """The first run of experiment a (which has a child) shared."""
+    shared = s.http.put(f"/runs/{s.runs_a[0]['id']}/share", json={})
+    return {"share_token": shared.raise_for_status().json()["share_token"]}
+
+
+def fresh_run(s: Seed) -> dict[str, str]:
+    """A run never shared (each share call of the walk gets its own)."""
+    run = new_run(s.a["name"], name="to-share")
+    _ingest(s.http, [run])
+    return {"run_id": run["id"]}
+
+
+def other_sessions(s: Seed, sent: Any, response: httpx.Response) -> tuple[str, str, dict[str, Any]]:
+    """What ``share_projects`` changes: whether the token lists the dataset's experiments."""
+    token = response.json()["share_token"]
+    return "GET", f"/public/{token}/datasets/sessions", {}
+
+
+def late_session(s: Seed) -> dict[str, Any]:
+    """An experiment of ``dataset`` that starts last but sorts first by name (so that the
+    two orders differ); the query it is listed with is the route's own."""
+    s.http.post(
+        "/sessions",
+        params={"upsert": "true"},
+        json={
+            "name": "0-late-params",
+            "reference_dataset_id": s.dataset["id"],
+            "start_time": LATER,
+        },
+    ).raise_for_status()
+    return {}
+
+
+SAME_ID = "must be the id of the path (another one is a 422); the same one changes nothing"
+
+
 # Values by parameter name, for any route whose table does not say otherwise.
 GENERIC: dict[str, Make] = {"offset": lambda s: 1, "limit": lambda s: 1}
 
@@ -622,6 +668,78 @@ ROUTES: dict[tuple[str, str], Route] = {
                 lambda s: s.comparative_id,
                 base=lambda s: {"experiment_ids": [s.a["id"]], "selects": ["FEEDBACK_STATS"]},
             ),
+        },
+    ),
+    # --- sharing (docs/sharing.md) ---
+    ("PUT", "/datasets/{dataset_id}/share"): Route(
+        path=lambda s: {"dataset_id": s.other_dataset["id"]},
+        body=lambda s: {},
+        samples={"share_projects": lambda s: True},
+        observe=other_sessions,
+        skip={"dataset_id": SAME_ID},
+    ),
+    ("PUT", "/runs/{run_id}/share"): Route(
+        path=fresh_run,
+        body=lambda s: {},
+        samples={"share_token": lambda s: str(uuid.uuid4())},
+        skip={"run_id": SAME_ID},
+    ),
+    ("GET", "/public/{share_token}/examples"): Route(
+        path=dataset_token,
+        samples={
+            "id": lambda s: [s.examples[0]["id"]],
+            "as_of": lambda s: s.first_version,
+            "metadata": lambda s: '{"n": 1}',
+            "filter": lambda s: """has(metadata, '{"n": 1}')""",
+            "select": lambda s: ["attachment_urls"],
+        },
+    ),
+    ("GET", "/public/{share_token}/datasets/sessions"): Route(
+        path=dataset_token,
+        samples={
+            "id": lambda s: [s.a["id"]],
+            "name": lambda s: s.a["name"],
+            "name_contains": lambda s: "params-a",
+            "sort_by": Sample(lambda s: "name", base=late_session),
+            "sort_by_desc": lambda s: False,
+        },
+    ),
+    ("POST", "/public/{share_token}/datasets/runs/delta"): Route(
+        path=dataset_token,
+        body=DELTA,
+        samples={
+            "baseline_session_id": lambda s: s.b["id"],
+            "comparison_session_ids": lambda s: [s.a["id"]],
+            "feedback_key": lambda s: "missing",
+            "filters": lambda s: {s.b["id"]: ['eq(name, "nothing")']},
+            "comparative_experiment_id": lambda s: s.comparative_id,
+            "include_stats": lambda s: True,
+        },
+    ),
+    ("POST", "/public/{share_token}/datasets/runs/delta/stream"): Route(
+        path=dataset_token,
+        body=lambda s: {
+            "baseline_session_id": s.a["id"],
+            "comparison_session_ids": [s.b["id"]],
+            "feedback_keys": ["correct"],
+        },
+        samples={
+            "baseline_session_id": lambda s: s.b["id"],
+            "comparison_session_ids": lambda s: [s.a["id"]],
+            "feedback_keys": lambda s: ["missing"],
+            "filters": lambda s: {s.b["id"]: ['eq(name, "nothing")']},
+            "comparative_experiment_id": lambda s: s.comparative_id,
+            "include_stats": lambda s: True,
+        },
+    ),
+    ("POST", "/public/{share_token}/runs/query"): Route(
+        path=run_token,
+        body=lambda s: {},
+        samples={
+            "id": lambda s: [s.child["id"]],
+            "cursor": lambda s: s.http.post(
+                "/runs/query", json={"trace": s.runs_a[0]["id"], "limit": 1, "order": "asc"}
+            ).json()["cursors"]["next"],
         },
     ),
 }

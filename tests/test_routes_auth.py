@@ -13,6 +13,12 @@ import pytest
 from tests.conftest import Server
 
 PUBLIC = {"/info", "/api/v1/info", "/health", "/api/v1/health", "/", "/ui"}
+# Reads through a share token (the token is the capability): docs/sharing.md.
+SHARE_TOKEN_ROUTES = re.compile(r"^(/api/v1)?/public/\{share_token\}/")
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC or path.startswith("/ui/") or bool(SHARE_TOKEN_ROUTES.match(path))
 
 
 def operations(server: Server) -> list[tuple[str, str]]:
@@ -21,8 +27,30 @@ def operations(server: Server) -> list[tuple[str, str]]:
         (method.upper(), path)
         for path, item in schema["paths"].items()
         for method in item
-        if path not in PUBLIC and not path.startswith("/ui/")
+        if not is_public(path)
     ]
+
+
+def test_only_share_token_routes_go_without_a_key(server: Server) -> None:
+    """Every route under ``/public/`` takes a share token instead of a key, documents no
+    key, and answers an unknown token (with or without any key) with a 404, never a 401
+    and never data; nothing else is keyless but the info, health and page routes."""
+    schema = server.app.openapi()
+    keyless = {
+        (method.upper(), path)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+        if "security" not in operation
+    }
+    shared = {(m, p) for m, p in keyless if SHARE_TOKEN_ROUTES.match(p)}
+    assert keyless - shared == {(m, p) for m, p in keyless if p in PUBLIC or p.startswith("/ui")}
+    assert len(shared) == 2 * 8  # eight operations, at the root and under /api/v1
+    assert all("/public/" in p for _, p in shared)
+    for headers in ({}, {"x-api-key": server.keys["beta"]}, {"x-api-key": "evd_wrong"}):
+        with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
+            for method, path in sorted(shared):
+                response = http.request(method, fill(path, {}), json={})
+                assert response.status_code == 404, (method, path, headers, response.text)
 
 
 def required_query(server: Server, method: str, path: str) -> dict[str, str]:

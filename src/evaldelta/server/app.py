@@ -22,9 +22,11 @@ from evaldelta.server.routes import (
     examples,
     feedback,
     info,
+    public,
     results,
     runs,
     sessions,
+    sharing,
     splits,
     versions,
 )
@@ -95,6 +97,8 @@ def create_app(settings: Settings) -> FastAPI:
             runs,
             feedback,
             deltas,
+            sharing,
+            public,
         ):
             app.include_router(module.router, prefix=prefix)
     for prefix in ("/v1", "/api/v1"):

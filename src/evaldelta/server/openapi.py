@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 
 from evaldelta.server.auth import current_tenant
 from evaldelta.server.deps import writer_of
+from evaldelta.server.share_tokens import shared_dataset, shared_run
 
 _ERROR_MESSAGE = {
     "title": "ErrorMessage",
@@ -30,7 +31,11 @@ _DESCRIPTIONS = {
     400: ("Malformed body: not UTF-8, or broken multipart framing or compression", _MESSAGE),
     401: ("Missing or unknown API key", _MESSAGE),
     403: ("X-Tenant-Id names another tenant than the API key's", _MESSAGE),
-    404: ("An object the request names does not exist (or belongs to another tenant)", _MESSAGE),
+    404: (
+        "An object the request names does not exist (or belongs to another tenant);"
+        " on a public route: the share token reads no such thing",
+        _MESSAGE,
+    ),
     409: ("The object clashes with an existing one (same id or name)", _MESSAGE),
     413: ("The body is larger than the server's limit", _MESSAGE),
     415: ("Unsupported Content-Encoding", _MESSAGE),
@@ -64,11 +69,16 @@ def error_statuses(route: APIRoute) -> list[int]:
     API key (401, 403, and 422 for anything it validates), a path id or a dataset version
     (``as_of``, a tag that may not exist) (404), a body (400, 413, 415 for its
     Content-Encoding, 429 when the server's decoding budget is spent), the writer (404 and
-    409 for the objects a write names, 429 when its queue is full)."""
+    409 for the objects a write names, 429 when its queue is full).  A public route (a
+    share token in place of the key) answers 404 and 422 where a keyed one answers 401,
+    403 and 422."""
     calls = _calls(route.dependant)
-    if current_tenant not in calls:
+    if current_tenant in calls:
+        codes = {401, 403, 422}
+    elif calls & {shared_dataset, shared_run}:
+        codes = {404, 422}
+    else:
         return []
-    codes = {401, 403, 422}
     if route.dependant.path_params or any(p.alias == "as_of" for p in route.dependant.query_params):
         codes.add(404)
     if (route.methods or set()) & {"POST", "PATCH", "PUT"}:

@@ -298,3 +298,21 @@ class Store(Protocol):
     def list_comparative_experiments(
         self, tenant_id: UUID, where: ComparativeWhere, page: Page
     ) -> list[Row]: ...
+
+    # sharing: share tokens (``store/sharing.py``); ``kind`` is "dataset" or "run"
+    def write_share(
+        self,
+        tenant_id: UUID,
+        kind: Literal["dataset", "run"],
+        target_id: UUID,
+        *,
+        token: UUID,
+        share_projects: bool,
+    ) -> Row: ...
+    def write_unshare(
+        self, tenant_id: UUID, kind: Literal["dataset", "run"], target_id: UUID
+    ) -> None: ...
+    def get_share(
+        self, tenant_id: UUID, kind: Literal["dataset", "run"], target_id: UUID
+    ) -> Row | None: ...
+    def share_by_token(self, token: UUID) -> Row | None: ...

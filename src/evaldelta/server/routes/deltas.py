@@ -14,8 +14,8 @@ from evaldelta.server.auth import Tenant
 from evaldelta.server.deps import StoreDep
 from evaldelta.server.event_stream import EventStreamResponse
 from evaldelta.server.models import DeltaQueryBody, DeltaStreamQuery, SessionFeedbackDelta
-from evaldelta.server.stream_limits import StreamsDep
-from evaldelta.store.base import Page
+from evaldelta.server.stream_limits import StreamRegistry, StreamsDep
+from evaldelta.store.base import Page, Store
 
 router = APIRouter(tags=["datasets"])
 
@@ -29,6 +29,12 @@ def read_delta(dataset_id: UUID, body: DeltaQueryBody, tenant: Tenant, store: St
     """Improved and regressed examples for one key. ``offset``/``limit`` page over the
     dataset's examples in creation order (then id): a page's lists hold the examples of
     that window that improved or regressed."""
+    return delta_page(store, tenant, dataset_id, body)
+
+
+def delta_page(store: Store, tenant: UUID, dataset_id: UUID, body: DeltaQueryBody) -> Any:
+    """One key's delta over a page of the dataset's examples: what ``/runs/delta`` and its
+    public twin (``routes/public.py``) answer."""
     query = prepare(
         store,
         tenant,
@@ -51,7 +57,7 @@ def read_delta(dataset_id: UUID, body: DeltaQueryBody, tenant: Tenant, store: St
     return {"feedback_deltas": plain_lists(deltas)}
 
 
-_TOO_MANY_STREAMS = {
+TOO_MANY_STREAMS = {
     "description": "The tenant holds its limit of open delta streams: retry after the"
     " Retry-After header's seconds",
     "headers": {"Retry-After": {"schema": {"type": "integer"}}},
@@ -70,7 +76,7 @@ _TOO_MANY_STREAMS = {
 @router.post(
     "/datasets/{dataset_id}/runs/delta/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, 429: _TOO_MANY_STREAMS},
+    responses={200: {"content": {"text/event-stream": {}}}, 429: TOO_MANY_STREAMS},
 )
 async def read_delta_stream(
     dataset_id: UUID, body: DeltaStreamQuery, tenant: Tenant, store: StoreDep, streams: StreamsDep
@@ -80,6 +86,15 @@ async def read_delta_stream(
     "errors": null}``, then one ``end`` event.  A tenant may hold a limited number of
     streams at once (429 with ``Retry-After`` beyond it); a stream that runs too long or
     is open when the server shuts down ends early, the keys not sent named in band."""
+    return await delta_stream(store, streams, tenant, dataset_id, body)
+
+
+async def delta_stream(
+    store: Store, streams: StreamRegistry, tenant: UUID, dataset_id: UUID, body: DeltaStreamQuery
+) -> StreamingResponse:
+    """The delta stream of ``/runs/delta/stream`` and of its public twin: everything is
+    checked (a 404, a 422, the tenant's 429) before the response, and so before its first
+    byte."""
     query = await run_in_threadpool(
         prepare,
         store,

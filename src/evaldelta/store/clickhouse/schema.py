@@ -221,6 +221,21 @@ MIGRATIONS: list[list[str]] = [
         "CREATE VIEW IF NOT EXISTS dataset_tags AS SELECT * EXCEPT is_deleted"
         " FROM dataset_tags_versions FINAL",
     ],
+    # sharing: share tokens (see store/sharing.py), one row per token; unsharing writes a
+    # tombstone, which the view stops showing at once.
+    [
+        f"""CREATE TABLE IF NOT EXISTS share_tokens_versions (
+            share_token UUID,
+            tenant_id UUID,
+            kind LowCardinality(String),
+            target_id UUID,
+            share_projects Bool,
+            created_at {TIME},
+            {VERSIONED}
+        ) {ENGINE} ORDER BY share_token""",
+        "CREATE VIEW IF NOT EXISTS share_tokens AS SELECT * EXCEPT is_deleted"
+        " FROM share_tokens_versions FINAL",
+    ],
 ]
 
 

@@ -40,12 +40,13 @@ from evaldelta.store.clickhouse.versions import (
 from evaldelta.store.common import CommonStore, now, require_examples
 from evaldelta.store.dialect import Dialect
 from evaldelta.store.listing import Listing
+from evaldelta.store.sharing import ShareKind, ShareTokens
 from evaldelta.store.splits import updated_splits
 
 T = TypeVar("T")
 
 
-class ClickHouseStore(CommonStore):
+class ClickHouseStore(CommonStore, ShareTokens):
     """The ``Store`` implementation on ClickHouse (``clickhouse://`` or ``chdb://``)."""
 
     filter_dialect: Dialect = CLICKHOUSE
@@ -155,6 +156,7 @@ class ClickHouseStore(CommonStore):
         )
         history.forget_dataset(self._conn, tenant_id, dataset_id)
         self._forget_comparatives(tenant_id, dataset_id)
+        self._drop_shares(tenant_id, "dataset", dataset_id)
         tombstone_where(
             self._conn,
             "dataset_tags_versions",
@@ -272,6 +274,29 @@ class ClickHouseStore(CommonStore):
             versions=True,
         )
         tombstone(self._conn, "comparative_experiments_versions", found)
+
+    # --- sharing: share tokens (store/sharing.py) ---------------------------------------
+
+    def _put_share(self, row: Row) -> None:
+        old = self._conn.rows(
+            "SELECT * FROM share_tokens WHERE share_token = ?", [row["share_token"]], versions=True
+        )
+        put(
+            self._conn,
+            "share_tokens_versions",
+            [row],
+            {o["share_token"]: o for o in old},
+            id_column="share_token",
+        )
+
+    def _drop_shares(self, tenant_id: UUID, kind: ShareKind, target_id: UUID) -> None:
+        found = self._conn.rows(
+            "SELECT * FROM share_tokens WHERE tenant_id = ? AND kind = ? AND target_id = ?",
+            [tenant_id, kind, target_id],
+            versions=True,
+        )
+        if found:
+            tombstone(self._conn, "share_tokens_versions", found)
 
     # --- deltas -------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "feedback_configs_versions": ("tenant_id", "feedback_key"),
     "comparative_experiments_versions": ("tenant_id", "id"),
     "dataset_tags_versions": ("tenant_id", "dataset_id", "tag"),
+    "share_tokens_versions": ("share_token",),
 }
 
 

@@ -225,6 +225,19 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (tenant_id, dataset_id, tag)
     );
     """,
+    # sharing: share tokens.  A token is a capability (a random UUID) that reads one
+    # dataset (with its experiments when ``share_projects``) or one run's trace without a
+    # key; looked up by token on public reads, by (tenant, kind, target) when sharing.
+    """
+    CREATE TABLE share_tokens (
+        share_token UUID PRIMARY KEY,
+        tenant_id UUID NOT NULL,
+        kind VARCHAR NOT NULL,
+        target_id UUID NOT NULL,
+        share_projects BOOLEAN NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL
+    );
+    """,
 ]
 
 

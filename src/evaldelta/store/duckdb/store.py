@@ -41,6 +41,7 @@ from evaldelta.store.duckdb.schema import migrate
 from evaldelta.store.duckdb.seqlock import WriteSequence
 from evaldelta.store.duckdb.snapshot import Snapshot
 from evaldelta.store.listing import EXAMPLE_COLUMNS, Listing
+from evaldelta.store.sharing import ShareKind, ShareTokens
 from evaldelta.store.splits import created_splits, updated_splits
 from evaldelta.store.sqlrows import dump_json, fetch_rows
 
@@ -61,7 +62,7 @@ def open_duckdb(path: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.
     return con
 
 
-class DuckDBStore(CommonStore):
+class DuckDBStore(CommonStore, ShareTokens):
     """The ``Store`` implementation on a DuckDB file."""
 
     filter_dialect: Dialect = DUCKDB
@@ -192,6 +193,7 @@ class DuckDBStore(CommonStore):
             )
         history.forget_dataset(cur, tenant_id, dataset_id)
         self._forget_comparatives(tenant_id, dataset_id)
+        self._drop_shares(tenant_id, "dataset", dataset_id)
         cur.execute("DELETE FROM datasets WHERE tenant_id = ? AND id = ?", [tenant_id, dataset_id])
 
     def has_dataset(self, tenant_id: UUID, dataset_id: UUID) -> bool:
@@ -314,6 +316,22 @@ class DuckDBStore(CommonStore):
     def _drop_comparative(self, tenant_id: UUID, cid: UUID) -> None:
         self._cur().execute(
             "DELETE FROM comparative_experiments WHERE tenant_id = ? AND id = ?", [tenant_id, cid]
+        )
+
+    # --- sharing: share tokens (store/sharing.py) ---------------------------------------
+
+    def _put_share(self, row: Row) -> None:
+        columns = list(row)
+        self._cur().execute(
+            f"INSERT OR REPLACE INTO share_tokens ({', '.join(columns)})"
+            f" VALUES ({', '.join('?' for _ in columns)})",
+            list(row.values()),
+        )
+
+    def _drop_shares(self, tenant_id: UUID, kind: ShareKind, target_id: UUID) -> None:
+        self._cur().execute(
+            "DELETE FROM share_tokens WHERE tenant_id = ? AND kind = ? AND target_id = ?",
+            [tenant_id, kind, target_id],
         )
 
     # --- deltas -------------------------------------------------------------------------
