@@ -44,7 +44,7 @@ def test_only_share_token_routes_go_without_a_key(server: Server) -> None:
     }
     shared = {(m, p) for m, p in keyless if SHARE_TOKEN_ROUTES.match(p)}
     assert keyless - shared == {(m, p) for m, p in keyless if p in PUBLIC or p.startswith("/ui")}
-    assert len(shared) == 2 * 8  # eight operations, at the root and under /api/v1
+    assert len(shared) == 2 * 10  # ten operations, at the root and under /api/v1
     assert all("/public/" in p for _, p in shared)
     for headers in ({}, {"x-api-key": server.keys["beta"]}, {"x-api-key": "evd_wrong"}):
         with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:

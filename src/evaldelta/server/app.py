@@ -23,6 +23,7 @@ from evaldelta.server.routes import (
     feedback,
     info,
     public,
+    public_runs,
     results,
     runs,
     sessions,
@@ -99,6 +100,7 @@ def create_app(settings: Settings) -> FastAPI:
             deltas,
             sharing,
             public,
+            public_runs,
         ):
             app.include_router(module.router, prefix=prefix)
     for prefix in ("/v1", "/api/v1"):
