@@ -167,6 +167,40 @@ def test_another_tenant_gets_404_for_every_object(alpha: AlphaData, beta: httpx.
     assert update.status_code == 404
 
 
+def test_another_tenant_gets_404_for_every_annotation_queue_route(
+    shared_server: Server, alpha: AlphaData, beta: httpx.Client
+) -> None:
+    with shared_server.http("alpha") as http:
+        queue = http.post("/annotation-queues", json={"name": unique("secret-queue")}).json()
+        base = f"/annotation-queues/{queue['id']}"
+        (item,) = http.post(f"{base}/runs", json=[alpha.run["id"]]).json()
+    reads = [base, f"{base}/runs", f"{base}/run/0", f"{base}/size", f"{base}/reviews"]
+    for path in reads:
+        assert beta.get(path).status_code == 404, path
+    writes = [
+        ("PATCH", base, {"name": "mine now"}),
+        ("POST", f"{base}/runs", [alpha.run["id"]]),
+        ("PATCH", f"{base}/runs/{item['id']}", {"last_reviewed_time": "2026-01-01T00:00:00Z"}),
+        ("POST", f"/annotation-queues/status/{item['id']}", {"status": "completed"}),
+    ]
+    for method, path, body in writes:
+        assert beta.request(method, path, json=body).status_code == 404, (method, path)
+    assert beta.delete(f"{base}/runs/{item['id']}").status_code == 404
+    assert beta.delete(base).status_code == 404
+    assert beta.delete("/annotation-queues", params={"queue_ids": queue["id"]}).status_code == 404
+    assert queue["id"] not in {q["id"] for q in beta.get("/annotation-queues").json()}
+    # Beta may reuse alpha's queue id: it makes beta's own queue, which cannot take
+    # alpha's run.
+    mine = beta.post("/annotation-queues", json={"id": queue["id"], "name": "beta's"})
+    assert mine.status_code == 200 and mine.json()["tenant_id"] != queue["tenant_id"]
+    assert beta.post(f"{base}/runs", json=[alpha.run["id"]]).status_code == 404
+    with shared_server.http("alpha") as http:
+        assert http.get(base).json()["name"] == queue["name"]
+        queued = http.get(f"{base}/runs").json()
+        assert [(r["id"], r["last_reviewed_time"]) for r in queued] == [(alpha.run["id"], None)]
+        assert http.get(f"{base}/reviews").json() == []
+
+
 def test_another_tenant_never_sees_anything_in_lists(
     shared_server: Server, alpha: AlphaData, beta: httpx.Client
 ) -> None:

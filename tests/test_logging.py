@@ -146,6 +146,13 @@ def test_no_key_appears_in_the_output_of_a_tracing_server(tmp_path: Path) -> Non
         client.diff_dataset_versions(
             dataset_id=dataset.id, from_version="logged", to_version="latest"
         )
+        # The routes of annotation queues (a reviewer is named by a key prefix) too.
+        queue = client.create_annotation_queue(name=unique("logged-queue"))
+        client.update_annotation_queue(queue.id, description="reviewed")
+        assert [q.id for q in client.list_annotation_queues(queue_ids=[queue.id])] == [queue.id]
+        with httpx.Client(base_url=url + "/api/v1", headers={"x-api-key": other_key}) as http:
+            assert http.get(f"/annotation-queues/{queue.id}/reviews").json() == []
+        client.delete_annotation_queue(queue.id)
         served.process.send_signal(signal.SIGTERM)
         assert served.process.wait(timeout=EXIT_TIMEOUT) == 0
 
@@ -154,6 +161,7 @@ def test_no_key_appears_in_the_output_of_a_tracing_server(tmp_path: Path) -> Non
     assert '"GET /api/v1/datasets HTTP/1.1" 401' in output
     assert '"POST /api/v1/datasets HTTP/1.1" 413' in output
     assert '"POST /datasets/comparative HTTP/1.1" 200' in output
+    assert '"POST /annotation-queues HTTP/1.1" 200' in output
     assert "ASGI [" in output and "Invalid HTTP request received" in output
     for sent_key in sent:
         assert not leaked(output, sent_key), f"key fragments in the server's output: {output}"

@@ -782,6 +782,117 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
 }
 
+# --- annotation queues: made on first use, not in the seed ----------------------------------
+
+_queues: dict[str, Any] = {}
+
+
+def queues(s: Seed) -> dict[str, Any]:
+    """Two queues: ``z`` (default dataset ``s.dataset``) with three of experiment a's runs,
+    two of them reviewed by the walk's key, and ``a`` with one run, for item writes."""
+    if not _queues:
+        made = {
+            side: s.http.post("/annotation-queues", json={"name": unique(f"params-q-{side}")})
+            .raise_for_status()
+            .json()
+            for side in "za"
+        }
+        s.http.patch(
+            f"/annotation-queues/{made['z']['id']}", json={"default_dataset": s.dataset["id"]}
+        ).raise_for_status()
+        z = f"/annotation-queues/{made['z']['id']}"
+        items = s.http.post(f"{z}/runs", json=[r["id"] for r in s.runs_a]).json()
+        for item in items[:2]:
+            s.http.post(f"/annotation-queues/status/{item['id']}", json={"status": "completed"})
+        a = f"/annotation-queues/{made['a']['id']}"
+        (item,) = s.http.post(f"{a}/runs", json=[s.runs_a[0]["id"]]).json()
+        _queues.update(made, item=item)
+    return _queues
+
+
+def queue_z(s: Seed) -> dict[str, str]:
+    return {"queue_id": queues(s)["z"]["id"]}
+
+
+ROUTES |= {
+    ("GET", "/annotation-queues"): Route(
+        samples={
+            "ids": lambda s: [queues(s)["a"]["id"]],
+            "name": lambda s: queues(s)["z"]["name"],
+            "name_contains": lambda s: queues(s)["a"]["name"][-8:],
+            "dataset_id": lambda s: s.dataset["id"],
+            "queue_type": lambda s: "pairwise",  # none are: pairwise queues are not served
+            "sort_by": lambda s: "name",
+            "sort_by_desc": lambda s: False,
+        },
+    ),
+    ("POST", "/annotation-queues"): Route(
+        body=lambda s: {"name": unique("q")},
+        samples={
+            "id": lambda s: str(uuid.uuid4()),
+            "name": lambda s: unique("named"),
+            "description": lambda s: "described",
+            "created_at": lambda s: EARLIER,
+            "updated_at": lambda s: LATER,
+            "num_reviewers_per_item": lambda s: 3,
+            "enable_reservations": lambda s: True,
+            "reservation_minutes": lambda s: 5,
+            "reviewer_access_mode": lambda s: "assigned",
+            "default_dataset": lambda s: s.dataset["id"],
+            "rubric_items": lambda s: [{"feedback_key": "correct", "description": "right?"}],
+            "rubric_instructions": lambda s: "score it",
+            "session_ids": lambda s: [s.a["id"]],
+            "metadata": lambda s: {"m": 1},
+        },
+    ),
+    ("DELETE", "/annotation-queues"): Route(
+        samples={
+            "queue_ids": lambda s: [
+                s.http.post("/annotation-queues", json={"name": unique("gone")}).json()["id"]
+            ]
+        }
+    ),
+    ("PATCH", "/annotation-queues/{queue_id}"): Route(
+        path=lambda s: {"queue_id": queues(s)["a"]["id"]},
+        body=lambda s: {},
+        samples={
+            "name": lambda s: unique("renamed"),
+            "description": lambda s: "described",
+            "default_dataset": lambda s: s.other_dataset["id"],
+            "num_reviewers_per_item": lambda s: 2,
+            "enable_reservations": lambda s: True,
+            "reservation_minutes": lambda s: 5,
+            "reviewer_access_mode": lambda s: "assigned",
+            "rubric_items": lambda s: [{"feedback_key": unique("k")}],
+            "rubric_instructions": lambda s: unique("instructions"),
+            "metadata": lambda s: {"m": unique("m")},
+        },
+    ),
+    ("GET", "/annotation-queues/{queue_id}/runs"): Route(
+        path=queue_z, samples={"status": lambda s: "completed"}
+    ),
+    ("GET", "/annotation-queues/{queue_id}/run/{index}"): Route(
+        path=lambda s: {**queue_z(s), "index": "0"}, samples={"include_extra": lambda s: True}
+    ),
+    ("GET", "/annotation-queues/{queue_id}/size"): Route(
+        path=queue_z, samples={"status": lambda s: "needs_my_review"}
+    ),
+    ("GET", "/annotation-queues/{queue_id}/reviews"): Route(path=queue_z),
+    ("PATCH", "/annotation-queues/{queue_id}/runs/{queue_run_id}"): Route(
+        path=lambda s: {"queue_id": queues(s)["a"]["id"], "queue_run_id": queues(s)["item"]["id"]},
+        body=lambda s: {},
+        samples={"last_reviewed_time": lambda s: LATER, "added_at": lambda s: EARLIER},
+    ),
+    ("POST", "/annotation-queues/status/{annotation_queue_run_id}"): Route(
+        path=lambda s: {"annotation_queue_run_id": queues(s)["item"]["id"]},
+        body=lambda s: {},
+        samples={
+            "status": lambda s: "completed",
+            "override_added_at": lambda s: "2021-01-01T00:00:00+00:00",
+        },
+    ),
+}
+
 # Parameters evaldelta does not support: each must be refused with a 422 that names it.
 REFUSED = {
     ("GET", "/examples"): {
@@ -793,6 +904,19 @@ REFUSED = {
     },
     ("POST", "/datasets/{dataset_id}/runs"): {"format", "include_annotator_detail"},
     ("PATCH", "/feedback-configs"): {"id"},
+}
+REFUSED |= {  # annotation queues: no reservations, no assigned reviewers, no rule-fed queues
+    ("POST", "/annotation-queues"): {
+        "enable_reservations",
+        "reservation_minutes",
+        "reviewer_access_mode",
+        "session_ids",
+    },
+    ("PATCH", "/annotation-queues/{queue_id}"): {
+        "enable_reservations",
+        "reservation_minutes",
+        "reviewer_access_mode",
+    },
 }
 
 # Parameters that another part of issue 16 makes visible (each entry says which); listed so
@@ -1013,6 +1137,7 @@ def test_bodies_that_are_not_json_objects_are_named(seeded: tuple[Server, Seed])
     }
     assert others == {
         ("POST", "/examples/bulk", "a JSON array"),
+        ("POST", "/annotation-queues/{queue_id}/runs/by-key", "a JSON array"),
         ("POST", "/runs/multipart", "multipart/form-data"),
         ("POST", "/v1/platform/datasets/{dataset_id}/examples", "multipart/form-data"),
         ("PATCH", "/v1/platform/datasets/{dataset_id}/examples", "multipart/form-data"),

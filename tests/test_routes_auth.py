@@ -113,6 +113,8 @@ def alpha_ids(server: Server) -> dict[str, str]:
         pairwise = http.post(
             "/datasets/comparative", json={"experiment_ids": [session["id"]], "name": "pair"}
         ).json()
+        queue = http.post("/annotation-queues", json={"name": "alpha-queue"}).json()
+        (item,) = http.post(f"/annotation-queues/{queue['id']}/runs", json=[run_id]).json()
     return {
         "dataset_id": dataset["id"],
         "example_id": example["id"],
@@ -120,6 +122,10 @@ def alpha_ids(server: Server) -> dict[str, str]:
         "run_id": run_id,
         "feedback_id": feedback_id,
         "comparative_experiment_id": pairwise["id"],
+        "queue_id": queue["id"],
+        "queue_run_id": item["id"],
+        "annotation_queue_run_id": item["id"],
+        "index": "0",
     }
 
 
@@ -146,3 +152,5 @@ def test_id_addressed_reads_and_deletes_are_404_across_tenants(
         assert alpha.get(f"/runs/{alpha_ids['run_id']}").status_code == 200
         listed = alpha.get(f"/datasets/{alpha_ids['dataset_id']}/comparative").json()
         assert [c["id"] for c in listed] == [alpha_ids["comparative_experiment_id"]]
+        queued = alpha.get(f"/annotation-queues/{alpha_ids['queue_id']}/runs").json()
+        assert [r["queue_run_id"] for r in queued] == [alpha_ids["queue_run_id"]]

@@ -16,6 +16,7 @@ from evaldelta.server.body_limit import BodyLimit
 from evaldelta.server.error_handlers import install_error_handlers
 from evaldelta.server.openapi import document_errors
 from evaldelta.server.routes import (
+    annotation_queues,
     comparative,
     datasets,
     deltas,
@@ -101,6 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
             sharing,
             public,
             public_runs,
+            annotation_queues,
         ):
             app.include_router(module.router, prefix=prefix)
     for prefix in ("/v1", "/api/v1"):

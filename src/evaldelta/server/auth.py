@@ -94,3 +94,14 @@ async def current_tenant(request: Request) -> UUID:
 
 
 Tenant = Annotated[UUID, Depends(current_tenant)]
+
+
+def key_prefix(request: Request) -> str:
+    """The prefix of the request's API key, as stored with it (``evd_`` and four
+    characters): who reviews in annotation queues.  Depend on ``Tenant`` first, which
+    checks the key."""
+    key = _presented_key(request) or ""
+    return key[: len(KEY_PREFIX) + 4]
+
+
+Reviewer = Annotated[str, Depends(key_prefix)]

@@ -129,6 +129,18 @@ class ComparativeWhere:
     sort_desc: bool = True
 
 
+# annotation queues
+@dataclass(frozen=True)
+class QueueWhere:
+    ids: Sequence[UUID] | None = None
+    name: str | None = None
+    name_contains: str | None = None  # ignoring case
+    dataset_id: UUID | None = None  # the queue's ``default_dataset``
+    queue_type: str | None = None
+    sort_by: Literal["name", "created_at", "updated_at"] = "created_at"
+    sort_desc: bool = True
+
+
 @dataclass(frozen=True)
 class DeltaQuery:
     """One key's delta request, already validated against the store."""
@@ -316,3 +328,50 @@ class Store(Protocol):
         self, tenant_id: UUID, kind: Literal["dataset", "run"], target_id: UUID
     ) -> Row | None: ...
     def share_by_token(self, token: UUID) -> Row | None: ...
+    # annotation queues (store/annotation_queues.py)
+    def write_annotation_queue(self, tenant_id: UUID, row: Row) -> Row: ...
+    def write_annotation_queue_update(
+        self, tenant_id: UUID, queue_id: UUID, changes: Row
+    ) -> Row: ...
+    def write_annotation_queue_delete(self, tenant_id: UUID, queue_id: UUID) -> None: ...
+    def get_annotation_queue(self, tenant_id: UUID, queue_id: UUID) -> Row | None: ...
+    def list_annotation_queues(
+        self, tenant_id: UUID, where: QueueWhere, page: Page
+    ) -> list[Row]: ...
+    def write_annotation_queue_runs(
+        self, tenant_id: UUID, queue_id: UUID, runs: list[Row]
+    ) -> list[Row]: ...
+    def list_annotation_queue_runs(
+        self,
+        tenant_id: UUID,
+        queue_id: UUID,
+        reviewer: str,
+        status: Literal["needs_my_review", "needs_others_review", "completed"] | None,
+        page: Page,
+        *,
+        include_extra: bool = True,
+    ) -> list[Row]: ...
+    def annotation_queue_size(
+        self,
+        tenant_id: UUID,
+        queue_id: UUID,
+        reviewer: str,
+        status: Literal["needs_my_review", "needs_others_review", "completed"] | None,
+    ) -> int: ...
+    def write_annotation_queue_run_update(
+        self, tenant_id: UUID, queue_id: UUID, ref: UUID, changes: Row, reviewer: str
+    ) -> Row: ...
+    def write_annotation_queue_run_delete(
+        self, tenant_id: UUID, queue_id: UUID, ref: UUID
+    ) -> None: ...
+    def write_annotation_queue_status(
+        self,
+        tenant_id: UUID,
+        queue_run_id: UUID,
+        status: str | None,
+        override_added_at: datetime | None,
+        reviewer: str,
+    ) -> Row: ...
+    def list_annotation_queue_reviews(
+        self, tenant_id: UUID, queue_id: UUID, page: Page
+    ) -> list[Row]: ...

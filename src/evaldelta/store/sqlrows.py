@@ -30,6 +30,7 @@ JSON_COLUMNS = frozenset(
         "feedback_stats",
         "session_feedback_stats",
         "experiment_ids",
+        "rubric_items",
     }
 )
 

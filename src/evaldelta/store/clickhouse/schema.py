@@ -236,6 +236,56 @@ MIGRATIONS: list[list[str]] = [
         "CREATE VIEW IF NOT EXISTS share_tokens AS SELECT * EXCEPT is_deleted"
         " FROM share_tokens_versions FINAL",
     ],
+    # annotation queues, their items and who reviewed them (store/annotation_queues.py).
+    # An item's and a review's id are made from what they join, so their sort keys never
+    # change; ``rubric_items`` and ``metadata`` are JSON text.
+    [
+        f"""CREATE TABLE IF NOT EXISTS annotation_queues_versions (
+            tenant_id UUID,
+            id UUID,
+            name String,
+            description Nullable(String),
+            created_at {TIME},
+            updated_at {TIME},
+            queue_type LowCardinality(String),
+            default_dataset Nullable(UUID),
+            num_reviewers_per_item Nullable(Int64),
+            enable_reservations Nullable(Bool),
+            reservation_minutes Nullable(Int64),
+            reviewer_access_mode Nullable(String),
+            metadata Nullable(String),
+            rubric_instructions Nullable(String),
+            rubric_items Nullable(String),
+            {VERSIONED}
+        ) {ENGINE} ORDER BY (tenant_id, id)""",
+        f"""CREATE TABLE IF NOT EXISTS annotation_queue_runs_versions (
+            tenant_id UUID,
+            id UUID,
+            queue_id UUID,
+            run_id UUID,
+            session_id UUID,
+            added_at {TIME},
+            last_reviewed_time Nullable({TIME}),
+            source_proposed_example_id Nullable(UUID),
+            {VERSIONED}
+        ) {ENGINE} ORDER BY (tenant_id, id)""",
+        f"""CREATE TABLE IF NOT EXISTS annotation_queue_reviews_versions (
+            tenant_id UUID,
+            id UUID,
+            queue_id UUID,
+            queue_run_id UUID,
+            run_id UUID,
+            reviewer String,
+            status LowCardinality(String),
+            reviewed_at {TIME},
+            {VERSIONED}
+        ) {ENGINE} ORDER BY (tenant_id, id)""",
+        *(
+            f"CREATE VIEW IF NOT EXISTS {name} AS SELECT * EXCEPT is_deleted"
+            f" FROM {name}_versions FINAL"
+            for name in ("annotation_queues", "annotation_queue_runs", "annotation_queue_reviews")
+        ),
+    ],
 ]
 
 

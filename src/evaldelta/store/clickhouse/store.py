@@ -9,12 +9,13 @@ row through the ``FINAL`` views.  See docs/clickhouse.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from evaldelta.errors import Conflict, NotFound
+from evaldelta.store.annotation_queues import AnnotationQueueStore
 from evaldelta.store.base import DeltaQuery, IdList, IngestBatch, Page, Row
 from evaldelta.store.clickhouse import delta as clickhouse_delta
 from evaldelta.store.clickhouse import feedback as clickhouse_feedback
@@ -46,7 +47,7 @@ from evaldelta.store.splits import updated_splits
 T = TypeVar("T")
 
 
-class ClickHouseStore(CommonStore, ShareTokens):
+class ClickHouseStore(CommonStore, ShareTokens, AnnotationQueueStore):
     """The ``Store`` implementation on ClickHouse (``clickhouse://`` or ``chdb://``)."""
 
     filter_dialect: Dialect = CLICKHOUSE
@@ -297,6 +298,25 @@ class ClickHouseStore(CommonStore, ShareTokens):
         )
         if found:
             tombstone(self._conn, "share_tokens_versions", found)
+
+    # --- annotation queues ---------------------------------------------------------------
+
+    def _put_queue_rows(self, table: str, rows: Sequence[Row]) -> None:
+        found = self._conn.rows(
+            f"SELECT * FROM {table} WHERE tenant_id = ? AND {CLICKHOUSE.in_ids('id')}",
+            [rows[0]["tenant_id"], CLICKHOUSE.uuid_params(r["id"] for r in rows)],
+            versions=True,
+        )
+        old = {UUID(str(r["id"])): r for r in found}
+        put(self._conn, f"{table}_versions", [{**r, "id": UUID(str(r["id"]))} for r in rows], old)
+
+    def _delete_queue_rows(self, table: str, tenant_id: UUID, column: str, ids: list[Any]) -> None:
+        tombstone_where(
+            self._conn,
+            f"{table}_versions",
+            f"tenant_id = ? AND {CLICKHOUSE.in_ids(column)}",
+            [tenant_id, CLICKHOUSE.uuid_params(ids)],
+        )
 
     # --- deltas -------------------------------------------------------------------------
 

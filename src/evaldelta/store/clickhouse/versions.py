@@ -34,6 +34,10 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "comparative_experiments_versions": ("tenant_id", "id"),
     "dataset_tags_versions": ("tenant_id", "dataset_id", "tag"),
     "share_tokens_versions": ("share_token",),
+    # annotation queues
+    "annotation_queues_versions": ("tenant_id", "id"),
+    "annotation_queue_runs_versions": ("tenant_id", "id"),
+    "annotation_queue_reviews_versions": ("tenant_id", "id"),
 }
 
 

@@ -238,6 +238,52 @@ MIGRATIONS: list[str] = [
         created_at TIMESTAMPTZ NOT NULL
     );
     """,
+    # annotation queues: queues of runs for people to review, with a rubric (the feedback
+    # keys a reviewer scores, ``rubric_items`` as JSON); their items (a run at most once per
+    # queue, with its session, so that items of deleted runs are left out); and who
+    # reviewed which item (see store/annotation_queues.py).
+    """
+    CREATE TABLE annotation_queues (
+        tenant_id UUID NOT NULL,
+        id UUID NOT NULL,
+        name VARCHAR NOT NULL,
+        description VARCHAR,
+        created_at TIMESTAMPTZ NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL,
+        queue_type VARCHAR NOT NULL,
+        default_dataset UUID,
+        num_reviewers_per_item INTEGER,
+        enable_reservations BOOLEAN,
+        reservation_minutes INTEGER,
+        reviewer_access_mode VARCHAR,
+        metadata JSON,
+        rubric_instructions VARCHAR,
+        rubric_items JSON,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE TABLE annotation_queue_runs (
+        tenant_id UUID NOT NULL,
+        id UUID NOT NULL,
+        queue_id UUID NOT NULL,
+        run_id UUID NOT NULL,
+        session_id UUID NOT NULL,
+        added_at TIMESTAMPTZ NOT NULL,
+        last_reviewed_time TIMESTAMPTZ,
+        source_proposed_example_id UUID,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE TABLE annotation_queue_reviews (
+        tenant_id UUID NOT NULL,
+        id UUID NOT NULL,
+        queue_id UUID NOT NULL,
+        queue_run_id UUID NOT NULL,
+        run_id UUID NOT NULL,
+        reviewer VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        reviewed_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    );
+    """,
 ]
 
 

@@ -17,6 +17,7 @@ from uuid import UUID, uuid4
 import duckdb
 
 from evaldelta.errors import Conflict, NotFound
+from evaldelta.store.annotation_queues import AnnotationQueueStore
 from evaldelta.store.base import DeltaQuery, IngestBatch, Page, Row
 from evaldelta.store.common import CommonStore, now, require_examples
 from evaldelta.store.dialect import Dialect
@@ -43,7 +44,7 @@ from evaldelta.store.duckdb.snapshot import Snapshot
 from evaldelta.store.listing import EXAMPLE_COLUMNS, Listing
 from evaldelta.store.sharing import ShareKind, ShareTokens
 from evaldelta.store.splits import created_splits, updated_splits
-from evaldelta.store.sqlrows import dump_json, fetch_rows
+from evaldelta.store.sqlrows import JSON_COLUMNS, dump_json, fetch_rows
 
 T = TypeVar("T")
 
@@ -62,7 +63,7 @@ def open_duckdb(path: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.
     return con
 
 
-class DuckDBStore(CommonStore, ShareTokens):
+class DuckDBStore(CommonStore, ShareTokens, AnnotationQueueStore):
     """The ``Store`` implementation on a DuckDB file."""
 
     filter_dialect: Dialect = DUCKDB
@@ -332,6 +333,22 @@ class DuckDBStore(CommonStore, ShareTokens):
         self._cur().execute(
             "DELETE FROM share_tokens WHERE tenant_id = ? AND kind = ? AND target_id = ?",
             [tenant_id, kind, target_id],
+        )
+
+    # --- annotation queues ---------------------------------------------------------------
+
+    def _put_queue_rows(self, table: str, rows: Sequence[Row]) -> None:
+        columns = list(rows[0])
+        self._cur().executemany(
+            f"INSERT OR REPLACE INTO {table} ({', '.join(columns)})"
+            f" VALUES ({', '.join('?' for _ in columns)})",
+            [[dump_json(r[c]) if c in JSON_COLUMNS else r[c] for c in columns] for r in rows],
+        )
+
+    def _delete_queue_rows(self, table: str, tenant_id: UUID, column: str, ids: list[Any]) -> None:
+        self._cur().execute(
+            f"DELETE FROM {table} WHERE tenant_id = ? AND {DUCKDB.in_ids(column)}",
+            [tenant_id, DUCKDB.uuid_params(ids)],
         )
 
     # --- deltas -------------------------------------------------------------------------
