@@ -42,8 +42,11 @@ export class ReviewView {
     fill(this.root, h("p", { class: "hint", role: "status" }, "Loading the queue…"));
     const [queue, items] = await Promise.all([readQueue(api, queueId), queueRuns(api, queueId)]);
     this.queue = queue;
-    this.keys = (queue.rubric_items ?? []).map((item) => item.feedback_key).filter(Boolean);
-    this.configs = await this.loadConfigs(this.keys);
+    const rubric = (queue.rubric_items ?? []).filter((item) => item.feedback_key);
+    this.keys = rubric.map((item) => item.feedback_key);
+    // A rubric item may carry its key's feedback config; the others are looked up.
+    this.configs = await this.loadConfigs(rubric.filter((item) => !item.feedback_config).map((item) => item.feedback_key));
+    for (const item of rubric) if (item.feedback_config) this.configs.set(item.feedback_key, item.feedback_config);
     this.groups = groupByExample(items);
     await this.loadNames(items.map((item) => String(item.session_id)));
     this.showNext();
@@ -92,6 +95,7 @@ export class ReviewView {
     const done = this.reviewedCount();
     return [
       h("h1", { id: "review-title", tabindex: "-1" }, `Review “${this.queue.name}”`),
+      this.queue.description && h("p", { class: "hint" }, this.queue.description),
       this.queue.rubric_instructions && h("p", { class: "rubric" }, this.queue.rubric_instructions),
       h(
         "p",
