@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import Server
-from tests.support.browser import shot, sign_in
+from tests.support.browser import LOW_CONTRAST_JS, UNLABELLED_JS, shot, sign_in
 from tests.support.page_world import PageWorld, output, seed
 
 
@@ -78,6 +78,8 @@ def test_send_regressed_then_review_them(
     expect(status).to_contain_text("Sent 0 runs of 2 examples to “triage” (4 were already there)")
     assert len(list(client.list_runs_from_annotation_queue(queue.id))) == 4
     shot(page, "queue-sent")
+    assert page.evaluate(LOW_CONTRAST_JS) == []
+    assert page.evaluate(UNLABELLED_JS) == []
 
     # The review view: item by item, both sides, a score input per rubric key.
     page.get_by_role("link", name="Review them").click()
@@ -107,6 +109,8 @@ def test_send_regressed_then_review_them(
                 "Give at least one score, or skip this item."
             )
             shot(page, "queue-review")
+            assert page.evaluate(LOW_CONTRAST_JS) == []
+            assert page.evaluate(UNLABELLED_JS) == []
         scores[world.examples[i]["id"]] = (1.0, 0.25 * (n + 1))
         page.get_by_label(f"correct for “{base_name}”", exact=True).fill("1")
         page.get_by_label(f"correct for “{cand_name}”", exact=True).fill(str(0.25 * (n + 1)))

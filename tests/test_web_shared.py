@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, Request, expect
 
 from tests.conftest import Server
-from tests.support.browser import shot, sign_in
+from tests.support.browser import LOW_CONTRAST_JS, shot, sign_in
 from tests.support.page_world import PageWorld, output, seed
 
 
@@ -85,6 +85,7 @@ def test_share_link_opens_a_read_only_comparison(
     first = next(e for e in world.examples if e["id"] == world.regressed[0])
     expect(links.first).to_contain_text(first["inputs"]["question"])
     shot(page, "shared-read-only")
+    assert page.evaluate(LOW_CONTRAST_JS) == []
     assert f"/public/{token}/d?" in page.url and "open=regressed" in page.url
 
     calls = api_calls(seen)

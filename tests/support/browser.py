@@ -33,6 +33,37 @@ PHONE = {"width": 390, "height": 844}
 
 expect.set_options(timeout=10_000)
 
+# WCAG's contrast ratio for every visible piece of text against its effective background.
+LOW_CONTRAST_JS = """() => {
+  const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => [r, g, b]
+    .map((c) => c / 255)
+    .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4))
+    .reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length < 4 || c[3] > 0) return c;
+    }
+    return [255, 255, 255];
+  };
+  const low = [];
+  for (const el of document.querySelectorAll('body *')) {
+    if (!el.checkVisibility() || el.closest(':disabled')) continue;  // disabled: exempt
+    if (![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    const pair = [lum(rgb(getComputedStyle(el).color)), lum(background(el))];
+    const ratio = (Math.max(...pair) + 0.05) / (Math.min(...pair) + 0.05);
+    if (ratio < 4.5) low.push(`${ratio.toFixed(2)}: ${el.textContent}`);
+  }
+  return low;
+}"""
+
+# Form controls with no name a screen reader could say.
+UNLABELLED_JS = """() => [...document.querySelectorAll('input, select, button, textarea')]
+  .filter(el => el.checkVisibility() && !(el.labels?.length || el.getAttribute('aria-label')
+                                          || el.textContent.trim()))
+  .map(el => el.outerHTML)"""
+
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
