@@ -137,3 +137,13 @@ def test_send_regressed_then_review_them(
         [written] = [f for f in cand_fb if from_app(f)]
         assert written.score == cand_score and (written.comment or "").startswith("worse on ")
     assert page.evaluate("() => sessionStorage.length") == 1  # the key only, as on /ui
+
+
+def test_another_tenants_queue_is_not_found(shared_server: Server, page: Page) -> None:
+    with shared_server.http() as alpha:
+        queue = alpha.post("/annotation-queues", json={"name": "alpha only"}).json()
+    page.goto(f"{shared_server.url}/ui/review/{queue['id']}")
+    sign_in(page, shared_server.keys["beta"])
+    expect(page.get_by_role("heading", name="No queue to review")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("HTTP 404")
+    expect(page.locator(".review-item")).to_have_count(0)

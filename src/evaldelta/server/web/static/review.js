@@ -40,7 +40,17 @@ export class ReviewView {
     const api = this.hooks.api();
     this.root.hidden = false;
     fill(this.root, h("p", { class: "hint", role: "status" }, "Loading the queue…"));
-    const [queue, items] = await Promise.all([readQueue(api, queueId), queueRuns(api, queueId)]);
+    let queue, items;
+    try {
+      [queue, items] = await Promise.all([readQueue(api, queueId), queueRuns(api, queueId)]);
+    } catch (err) {
+      fill(
+        this.root,
+        h("h1", { id: "review-title" }, "No queue to review"),
+        h("p", {}, "This queue was not found for this API key. ", h("a", { href: "/ui" }, "Back to the comparison page")),
+      );
+      throw err; // and the page says why, above
+    }
     this.queue = queue;
     const rubric = (queue.rubric_items ?? []).filter((item) => item.feedback_key);
     this.keys = rubric.map((item) => item.feedback_key);
