@@ -1,7 +1,8 @@
-"""API keys never reach the server's output: ``evaldelta serve`` at its most verbose log
-level (access log and ASGI message tracing included) is sent valid and invalid keys in
-every way it accepts them, with requests that succeed and that fail in every way, and not
-a fragment of any key appears in what it prints."""
+"""API keys and share tokens never reach the server's output: ``evaldelta serve`` at its
+most verbose log level (access log and ASGI message tracing included) is sent valid and
+invalid keys in every way it accepts them, with requests that succeed and that fail in
+every way, and not a fragment of any key appears in what it prints; share and feedback
+tokens in paths are printed as ``***``."""
 
 from __future__ import annotations
 
@@ -165,6 +166,88 @@ def test_no_key_appears_in_the_output_of_a_tracing_server(tmp_path: Path) -> Non
     assert "ASGI [" in output and "Invalid HTTP request received" in output
     for sent_key in sent:
         assert not leaked(output, sent_key), f"key fragments in the server's output: {output}"
+
+
+def token_leaks(output: str, token: str) -> list[str]:
+    """The fragments of a token (as written, and as bare hex) found in ``output``."""
+    found = []
+    for form in (token, token.replace("-", "")):
+        windows = {form[i : i + FRAGMENT] for i in range(len(form) - FRAGMENT + 1)}
+        found += sorted(w for w in windows if w in output)
+    return found
+
+
+def test_no_share_or_feedback_token_appears_in_the_output(tmp_path: Path) -> None:
+    """Share tokens (and the presigned feedback tokens of ``/feedback/tokens/{token}``)
+    are secrets in a path: the access log and the ASGI trace print ``***`` instead, for
+    tokens that read something, that read nothing, and that are no token at all."""
+    data_dir = tmp_path / "data"
+    key = create_key(data_dir, "team-a")
+    feedback_token = str(uuid4())  # made up: any path of that shape hides its token
+    garbage = "not-a-token-" + secrets.token_hex(12)
+    with serving(data_dir, log_level="trace") as served:
+        from langsmith import Client
+
+        client = Client(api_url=served.url, api_key=key)
+        dataset = client.create_dataset(unique("shared-logged"))
+        client.create_examples(dataset_id=dataset.id, examples=[{"inputs": {"q": 1}}])
+        sides = [client.create_project(unique(s), reference_dataset_id=dataset.id) for s in "ab"]
+        token = str(client.share_dataset(dataset.id)["share_token"])
+        with httpx.Client(base_url=served.url, headers={"x-api-key": key}, timeout=30) as http:
+            run_id = str(uuid4())
+            posted = http.post(
+                "/runs",
+                json={
+                    "id": run_id,
+                    "name": "shared",
+                    "run_type": "chain",
+                    "session_name": sides[0].name,
+                    "start_time": "2026-01-01T00:00:00Z",
+                },
+            )
+            assert posted.status_code == 202
+            run_token = http.put(
+                f"/api/v1/runs/{run_id}/share", json={"share_token": str(uuid4())}
+            ).json()["share_token"]
+            projects = http.put(
+                f"/api/v1/datasets/{dataset.id}/share", params={"share_projects": "true"}
+            )
+            assert projects.json()["share_token"] == token
+        reader = Client(api_url=served.url, api_key=None)
+        assert reader.read_shared_dataset(token).id == dataset.id
+        assert len(list(reader.list_shared_examples(token))) == 1
+        assert len(list(reader.list_shared_projects(dataset_share_token=token))) == 2
+        assert str(reader.read_shared_run(run_token).id) == run_id
+        delta = {
+            "baseline_session_id": str(sides[0].id),
+            "comparison_session_ids": [str(sides[1].id)],
+            "feedback_keys": ["correct"],
+        }
+        with httpx.Client(base_url=served.url, timeout=30) as anon:
+            statuses = [
+                anon.post(f"/api/v1/public/{token}/datasets/runs/delta/stream", json=delta),
+                anon.get(f"/public/{token}/examples", params={"limit": 1}),
+                anon.get(f"/public/{uuid4()}/datasets"),
+                anon.get(f"/api/v1/public/{garbage}/datasets"),
+                anon.get(f"/api/v1/feedback/tokens/{feedback_token}"),
+                anon.post(f"/feedback/tokens/{feedback_token}?score=1", json={}),
+            ]
+            assert [r.status_code for r in statuses[:4]] == [200, 200, 404, 422]
+            assert all(r.status_code < 500 for r in statuses)
+        client.unshare_dataset(dataset.id)
+        with httpx.Client(base_url=served.url, timeout=30) as anon:
+            assert anon.get(f"/api/v1/public/{token}/datasets").status_code == 404
+        served.process.send_signal(signal.SIGTERM)
+        assert served.process.wait(timeout=EXIT_TIMEOUT) == 0
+
+    output = served.stdout + served.stderr
+    # It did log those requests, and their ASGI scopes (path and raw_path), token hidden.
+    assert '"GET /public/***/examples?limit=1 HTTP/1.1" 200' in output
+    assert '"GET /api/v1/public/***/datasets HTTP/1.1" 422' in output
+    assert '"GET /api/v1/feedback/tokens/*** HTTP/1.1"' in output
+    assert "'raw_path': b'/api/v1/public/***/datasets/runs/delta/stream'" in output
+    for secret in (token, run_token, feedback_token, garbage):
+        assert not token_leaks(output, secret), f"token fragments in the output: {output}"
 
 
 def test_the_store_password_is_not_printed(tmp_path: Path) -> None:

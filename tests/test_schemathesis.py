@@ -10,6 +10,7 @@ as flaky generation once runs are derandomised.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -131,9 +132,58 @@ duckdb_schema = _schema(10)
 chdb_schema = _schema(4).include(path_regex=r"^/(api/)?v[12]/")
 
 
+# Per server: a live share token of each kind, so that the public routes are exercised
+# past the token (a generated token is a random UUID: it reads nothing).
+SHARE_TOKENS: dict[str, dict[str, str]] = {}
+
+
+def _share(server: Server) -> None:
+    with server.http() as http:
+        dataset = http.post("/datasets", json={"name": "shared"}).json()
+        http.post("/examples", json={"dataset_id": dataset["id"], "inputs": {"q": 1}})
+        session = http.post(
+            "/sessions", json={"name": "shared-exp", "reference_dataset_id": dataset["id"]}
+        ).json()
+        run_id = str(uuid.uuid4())
+        http.post(
+            "/runs",
+            json={
+                "id": run_id,
+                "name": "shared",
+                "run_type": "chain",
+                "session_id": session["id"],
+                "start_time": "2026-01-01T00:00:00Z",
+            },
+        ).raise_for_status()
+        shared = http.put(f"/datasets/{dataset['id']}/share", params={"share_projects": True})
+        run = http.put(f"/runs/{run_id}/share", json={})
+        SHARE_TOKENS[server.url] = {
+            "dataset": shared.json()["share_token"],
+            "run": run.json()["share_token"],
+        }
+
+
+def _with_live_token(case: Any, server: Server) -> None:
+    """A generated share token that is a UUID becomes the server's live token of the
+    route's kind (``/run…`` routes take a run's); other values are left to be refused."""
+    parameters = case.path_parameters or {}
+    value = parameters.get("share_token")
+    if not isinstance(value, str):
+        return
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return
+    after = case.path.split("{share_token}", 1)[1]
+    parameters["share_token"] = SHARE_TOKENS[server.url][
+        "run" if after.startswith("/run") else "dataset"
+    ]
+
+
 def _serve(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp(f"schemathesis-{kind}") / "data"
     with run_server(directory, store=store_url(kind, directory)) as running:
+        _share(running)
         yield running
 
 
@@ -164,6 +214,7 @@ def _target_length(case: Any, server: Server) -> int:
 
 
 def _call_and_validate(case: Any, server: Server) -> None:
+    _with_live_token(case, server)
     try:
         case.call_and_validate(
             base_url=server.url, headers={"x-api-key": server.key}, checks=CHECKS

@@ -5,7 +5,7 @@ The script touches every store method through the API a client uses: datasets, e
 (paging, splits, metadata, moves, deletes, filters, versions and tags), projects
 (create, upsert, conflicts, stats), runs (posts and patches in any order, retries,
 filters, cursors), feedback (before its run, updates, deletes, every list filter),
-feedback configs, and both delta endpoints.
+feedback configs, both delta endpoints, and sharing (share tokens, the public reads).
 Ids the server makes and times it stamps differ between runs by nature; they are replaced
 by placeholders, in order of first appearance, before the comparison.
 """
@@ -348,6 +348,34 @@ def script(http: httpx.Client) -> Iterator[Step]:
         f"{v2}/datasets/{ds}/experiment-runs",
         json={"experiment_ids": [base], "cursor": page["next_cursor"]},
     )
+    # sharing: the share-token table, and the public reads through it (a key sent along
+    # is ignored)
+    shared = call("share", "PUT", f"/datasets/{ds}/share", params={"share_projects": True})
+    call("share again", "PUT", f"/datasets/{ds}/share", json={"dataset_id": ds})
+    call("share projects", "PUT", f"/datasets/{ds}/share", params={"share_projects": True})
+    call("share state", "GET", f"/datasets/{ds}/share")
+    token = shared["share_token"]
+    call("public dataset", "GET", f"/public/{token}/datasets")
+    call("public examples", "GET", f"/public/{token}/examples", params={"limit": 3})
+    call("public projects", "GET", f"/public/{token}/datasets/sessions")
+    call(
+        "public delta stream",
+        "POST",
+        f"/public/{token}/datasets/runs/delta/stream",
+        json={
+            **delta,
+            "comparison_session_ids": [cand],
+            "feedback_keys": ["correct", "tone", "nobody"],
+            "include_stats": True,
+        },
+    )
+    run_token = call("share run", "PUT", f"/runs/{uid(1003)}/share", json={})["share_token"]
+    call("public run", "GET", f"/public/{run_token}/run")
+    call("public trace", "POST", f"/public/{run_token}/runs/query", json={})
+    call("unshare run", "DELETE", f"/runs/{uid(1003)}/share")
+    call("run share state", "GET", f"/runs/{uid(1003)}/share")
+    call("unshare", "DELETE", f"/datasets/{ds}/share")
+    call("share state after", "GET", f"/datasets/{ds}/share")
     call("delete project", "DELETE", f"/sessions/{base}")
     call("after delete", "GET", "/feedback", params={"key": ["correct"]})
     call("delete dataset", "DELETE", f"/datasets/{uid(2)}")
@@ -432,3 +460,7 @@ def test_the_script_exercises_what_it_claims(answers: dict[str, list[Step]]) -> 
     assert len(steps["versions"]) >= 5 and steps["diff"]["examples_removed"]
     assert steps["results"] and all(e["runs"] for e in steps["results"])
     assert steps["results v2"]["next_cursor"]
+    assert steps["public delta stream"] == steps["delta stream"]
+    assert steps["public dataset"]["example_count"] > 0 and steps["public projects"]
+    assert steps["public run"]["id"] == uid(1003) and steps["public trace"]["runs"]
+    assert steps["share state after"] is None and steps["run share state"] is None

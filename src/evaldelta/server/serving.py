@@ -7,6 +7,9 @@ does not read) a little after that.  The lifespan shutdown then commits everythi
 writer has queued.  The process exits 0 after a signal it handled: the signal is not
 raised again once the shutdown is done (uvicorn does that by default, which makes a
 clean SIGTERM look like a crash to whoever started the process).
+
+Share tokens and feedback tokens travel in request paths, which uvicorn logs: every
+handler hides them (``RedactTokens``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import re
 import signal
 import socket
 import threading
@@ -79,11 +83,55 @@ class QuietCancellation(logging.Filter):
         return not isinstance(error, asyncio.CancelledError)
 
 
+# The path segment after these is a secret: a share token (``/public/{token}/…``) or a
+# presigned feedback token (``/feedback/tokens/{token}``), with or without ``/api/v1``.
+# Whatever stands there is hidden, a UUID or not (a mistyped token is still most of one).
+_TOKEN_SEGMENT = r"(/public/|/feedback/tokens/)[^/?#\s\"'<>\\]+"
+_TOKEN_TEXT = re.compile(_TOKEN_SEGMENT, re.IGNORECASE)
+_TOKEN_BYTES = re.compile(_TOKEN_SEGMENT.encode(), re.IGNORECASE)
+
+
+def redact_tokens(value: Any) -> Any:
+    """``value`` (a log record's message or argument: text, bytes, or an ASGI scope or
+    message, at any depth) with every token segment of a path replaced by ``***``.  New
+    containers are made: a logged ASGI scope is never changed."""
+    if isinstance(value, str):
+        return _TOKEN_TEXT.sub(r"\1***", value)
+    if isinstance(value, bytes | bytearray):
+        return _TOKEN_BYTES.sub(rb"\1***", bytes(value))
+    if isinstance(value, dict):
+        return {key: redact_tokens(item) for key, item in value.items()}
+    if type(value) is list or type(value) is tuple:  # not a named tuple: kept as it is
+        return type(value)(redact_tokens(item) for item in value)
+    return value
+
+
+class RedactTokens(logging.Filter):
+    """Hide share and feedback tokens in every record a handler prints: uvicorn's access
+    log and its ASGI trace print request paths (the scope's ``path`` and ``raw_path``).
+    The record is changed in place, keeping the shape of its arguments (the access
+    formatter unpacks them), and a traceback is formatted here, redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact_tokens(record.msg)
+        if isinstance(record.args, tuple | dict):
+            record.args = redact_tokens(record.args)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact_tokens(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = redact_tokens(record.exc_text)
+        return True
+
+
 def log_config(level: str) -> dict[str, Any]:
-    """uvicorn's logging, with evaldelta's own loggers at the same level on stderr."""
+    """uvicorn's logging, with evaldelta's own loggers at the same level on stderr, and
+    tokens in paths hidden from every handler."""
     config = deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["quiet_cancellation"] = {"()": QuietCancellation}
-    config["handlers"]["default"]["filters"] = ["quiet_cancellation"]
+    filters = config.setdefault("filters", {})
+    filters["quiet_cancellation"] = {"()": QuietCancellation}
+    filters["redact_tokens"] = {"()": RedactTokens}
+    config["handlers"]["default"]["filters"] = ["quiet_cancellation", "redact_tokens"]
+    config["handlers"]["access"]["filters"] = ["redact_tokens"]
     own = "DEBUG" if level == "trace" else level.upper()
     config["loggers"]["evaldelta"] = {"handlers": ["default"], "level": own, "propagate": False}
     return config

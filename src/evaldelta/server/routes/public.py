@@ -6,7 +6,8 @@ A dataset's token reads the dataset (``read_shared_dataset``), its examples
 ``/datasets/{id}/runs/delta`` and its stream, answering byte for byte as they do).  A
 run's token reads the run and the runs below it (``read_shared_run``,
 ``list_shared_runs``).  Every read looks the token up again, so an unshared token stops
-at once; every failure is the same 404 (``server/share_tokens.py``).
+at once; every failure is the same 404 (``server/share_tokens.py``).  An API key sent
+along is ignored: these routes neither read nor check it.
 """
 
 from __future__ import annotations
