@@ -149,7 +149,7 @@ def test_no_key_appears_in_the_output_of_a_tracing_server(tmp_path: Path) -> Non
         )
         # The routes of annotation queues (a reviewer is named by a key prefix) too.
         queue = client.create_annotation_queue(name=unique("logged-queue"))
-        client.update_annotation_queue(queue.id, description="reviewed")
+        client.update_annotation_queue(queue.id, name=queue.name, description="reviewed")
         assert [q.id for q in client.list_annotation_queues(queue_ids=[queue.id])] == [queue.id]
         with httpx.Client(base_url=url + "/api/v1", headers={"x-api-key": other_key}) as http:
             assert http.get(f"/annotation-queues/{queue.id}/reviews").json() == []

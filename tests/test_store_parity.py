@@ -369,6 +369,18 @@ def script(http: httpx.Client) -> Iterator[Step]:
             "include_stats": True,
         },
     )
+    call(
+        "public dataset runs",
+        "POST",
+        f"/public/{token}/datasets/runs/query",
+        json={"session": [cand], "is_root": True, "order": "asc"},
+    )
+    call(
+        "public dataset feedback",
+        "GET",
+        f"/public/{token}/datasets/feedback",
+        params={"session": [cand]},
+    )
     run_token = call("share run", "PUT", f"/runs/{uid(1003)}/share", json={})["share_token"]
     call("public run", "GET", f"/public/{run_token}/run")
     call("public trace", "POST", f"/public/{run_token}/runs/query", json={})
@@ -376,8 +388,60 @@ def script(http: httpx.Client) -> Iterator[Step]:
     call("run share state", "GET", f"/runs/{uid(1003)}/share")
     call("unshare", "DELETE", f"/datasets/{ds}/share")
     call("share state after", "GET", f"/datasets/{ds}/share")
+    # Annotation queues: items in order, reviews, and the runs of a deleted project gone.
+    queue = {
+        "id": uid(8500),
+        "name": "triage",
+        "created_at": ts(800),
+        "default_dataset": ds,
+        "rubric_items": [{"feedback_key": "correct"}, {"feedback_key": "tone"}],
+    }
+    call("queue", "POST", "/annotation-queues", json=queue)
+    call("queue retried", "POST", "/annotation-queues", json=queue)
+    call("queue clash", "POST", "/annotation-queues", json={**queue, "name": "x"})
+    other = {"id": uid(8501), "name": "Other", "created_at": ts(801)}
+    call("queue 2", "POST", "/annotation-queues", json=other)
+    q = f"/annotation-queues/{uid(8500)}"
+    items = call("queue add", "POST", f"{q}/runs", json=[uid(1001), uid(1000), uid(1101)])
+    run = call("queue run", "GET", f"/runs/{uid(1102)}")
+    key = {"run_id": run["id"], "session_id": run["session_id"], "start_time": run["start_time"]}
+    call("queue add by key", "POST", f"{q}/runs/by-key", json=[key])
+    call("queue add again", "POST", f"{q}/runs", json=[uid(1000)])
+    call("queue reviewed", "PATCH", f"{q}/runs/{uid(1001)}", json={"last_reviewed_time": ts(900)})
+    call(
+        "queue done",
+        "POST",
+        f"/annotation-queues/status/{items[1]['id']}",
+        json={"status": "completed"},
+    )
+    for status in (None, "completed", "needs_my_review"):
+        params = {"status": status} if status else {}
+        call("queue runs", "GET", f"{q}/runs", params=params)
+        call("queue size", "GET", f"{q}/size", params=params)
+    call("queue run at", "GET", f"{q}/run/1", params={"include_extra": True})
+    me = http.headers["x-api-key"][:8]  # a reviewer is the key's prefix: random per run
+    for review in call("queue reviews", "GET", f"{q}/reviews"):
+        review["reviewer"] = "<me>" if review["reviewer"] == me else review["reviewer"]
+    for params in (
+        {},
+        {"sort_by": "name", "sort_by_desc": False},
+        {"name_contains": "OTH"},
+        {"dataset_id": ds},
+    ):
+        call("queue list", "GET", "/annotation-queues", params=params)
+    call(
+        "queue update",
+        "PATCH",
+        q,
+        json={"name": "triage-2", "rubric_items": [{"feedback_key": "tone"}]},
+    )
+    call("queue read", "GET", q)
+    call("queue take out", "DELETE", f"{q}/runs/{uid(1101)}")
+    call("queue delete", "DELETE", f"/annotation-queues/{uid(8501)}")
     call("delete project", "DELETE", f"/sessions/{base}")
     call("after delete", "GET", "/feedback", params={"key": ["correct"]})
+    call("queue after project delete", "GET", f"/annotation-queues/{uid(8500)}/runs")
+    call("queues after project delete", "GET", "/annotation-queues")
     call("delete dataset", "DELETE", f"/datasets/{uid(2)}")
     call("examples after", "GET", "/examples", params={"id": [uid(107), uid(101)]})
     yield from steps
@@ -463,4 +527,10 @@ def test_the_script_exercises_what_it_claims(answers: dict[str, list[Step]]) -> 
     assert steps["public delta stream"] == steps["delta stream"]
     assert steps["public dataset"]["example_count"] > 0 and steps["public projects"]
     assert steps["public run"]["id"] == uid(1003) and steps["public trace"]["runs"]
+    assert steps["public dataset runs"]["runs"] and steps["public dataset feedback"]
     assert steps["share state after"] is None and steps["run share state"] is None
+    queued = next(body for what, _, body in answers["duckdb"] if what == "queue runs")
+    assert [r["id"] for r in queued] == [uid(1001), uid(1000), uid(1101), uid(1102)]
+    assert [r["id"] for r in steps["queue runs"]] == [uid(1101), uid(1102)]  # needs my review
+    assert [r["reviewer"] for r in steps["queue reviews"]] and steps["queue reviews"][0]["feedback"]
+    assert [r["id"] for r in steps["queue after project delete"]] == [uid(1102)]

@@ -15,12 +15,14 @@ from evaldelta.cli.common import ApiKey, Endpoint, client_for, err, fail, out
 from evaldelta.cli.report import (
     Comparison,
     Thresholds,
+    add_regressed,
     decide,
     gate_failures,
     markdown,
     rows_from_chunk,
     table,
 )
+from evaldelta.cli.to_queue import send_to_queue
 from evaldelta.client.http import ApiError, Client
 
 # Help texts avoid square brackets: typer renders help as rich markup, which eats them.
@@ -71,6 +73,15 @@ Pairwise = Annotated[
         metavar="NAME_OR_ID",
         help="Compare by a pairwise experiment's preferences (wins, ties, losses); "
         "its first experiment is the default baseline, the others the default --against.",
+    ),
+]
+ToQueue = Annotated[
+    str | None,
+    typer.Option(
+        "--to-queue",
+        metavar="NAME",
+        help="Send the runs of the regressed examples, baseline and compared side by side, "
+        "to annotation queue NAME (made if missing, with the compared keys as its rubric).",
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
@@ -174,7 +185,12 @@ def run_comparison(
         "include_stats": True,
         "filters": _filters(client, ds["id"], filter_pairs, names) or None,
     }
-    result = Comparison(dataset=ds["name"], baseline=base["name"])
+    result = Comparison(
+        dataset=ds["name"],
+        baseline=base["name"],
+        dataset_id=str(ds["id"]),
+        baseline_id=str(base["id"]),
+    )
     if found is not None:
         body["comparative_experiment_id"] = str(found["id"])
         result.pairwise = found["name"] or str(found["id"])
@@ -199,6 +215,7 @@ def run_comparison(
                 if event.event != "data":
                     continue
                 result.rows += rows_from_chunk(event.data, names)
+                add_regressed(result, event.data)
                 result.errors += event.data.get("errors") or []
                 done += len(event.data.get("feedback_deltas") or {}) + sum(
                     len(e["feedback_keys"]) for e in event.data.get("errors") or []
@@ -262,22 +279,34 @@ def compare(
     endpoint: Endpoint = None,
     api_key: ApiKey = None,
     alpha: Alpha = 0.05,
+    to_queue: ToQueue = None,
     as_json: AsJson = False,
     as_markdown: AsMarkdown = False,
 ) -> None:
     """Which examples got better, which got worse, and is it real? Streams a table.
-    With --pairwise: which experiment the pairwise evaluator preferred, and is it real?"""
+    With --pairwise: which experiment the pairwise evaluator preferred, and is it real?
+    With --to-queue: the regressed examples' runs, both sides, go to a review queue."""
     client = client_for(endpoint, api_key)
     live = out.is_terminal and not (as_json or as_markdown)
     try:
         result = run_comparison(
             client, dataset, baseline, against, key, filter, alpha, live, pairwise=pairwise
         )
+        _emit(result, as_json, as_markdown, live)
+        if to_queue is not None:
+            sent = send_to_queue(client, to_queue, result, result.dataset_id, result.baseline_id)
+            said = (
+                f"Added {sent.added} runs to annotation queue {sent.queue!r} "
+                f"({sent.runs} runs of {sent.examples} regressed examples, both sides; "
+                f"{sent.runs - sent.added} were there already)"
+                if sent.examples
+                else f"No example regressed: nothing sent to annotation queue {sent.queue!r}"
+            )
+            err.print(said, markup=False, highlight=False)
     except ApiError as exc:
         raise fail(exc) from exc
     finally:
         client.close()
-    _emit(result, as_json, as_markdown, live)
 
 
 def _per_key(values: list[str] | None, cast: type, option: str) -> dict[str | None, Any]:

@@ -58,6 +58,10 @@ class Comparison:
     rows: list[Row] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     pairwise: str | None = None  # the pairwise experiment's name, when one was compared
+    dataset_id: str = ""
+    baseline_id: str = ""
+    # Per compared experiment, the examples that regressed on any key, in stream order.
+    regressed: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +71,15 @@ class Comparison:
             "rows": [{**asdict(r), "better_delta": r.better_delta} for r in self.rows],
             "errors": self.errors,
         }
+
+
+def add_regressed(result: Comparison, chunk: dict[str, Any]) -> None:
+    """Note the examples of a stream chunk that regressed, per compared experiment."""
+    for per_session in (chunk.get("feedback_deltas") or {}).values():
+        for session_id, delta in per_session.items():
+            seen = result.regressed.setdefault(session_id, [])
+            known = set(seen)
+            seen += [e for e in delta.get("regressed_examples") or [] if e not in known]
 
 
 def rows_from_chunk(chunk: dict[str, Any], names: dict[str, str]) -> list[Row]:

@@ -198,3 +198,64 @@ class Client:
                         )
         except httpx.HTTPError as err:
             raise ApiError(f"cannot reach {self.endpoint}: {err}") from err
+
+    # --- annotation queues (docs/annotation-queues.md) -----------------------------------
+
+    def annotation_queue(self, name: str) -> dict[str, Any] | None:
+        """The queue of this name, or None."""
+        found = self.request("GET", "/annotation-queues", params={"name": name, "limit": 1})
+        return dict(found[0]) if found else None
+
+    def create_annotation_queue(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.request("POST", "/annotation-queues", json=body))
+
+    def queue_size(self, queue_id: str) -> int:
+        return int(self.request("GET", f"/annotation-queues/{queue_id}/size")["size"])
+
+    def add_runs_to_queue(self, queue_id: str, runs: list[dict[str, Any]]) -> list[Any]:
+        """Add runs by key (``run_id``, ``session_id``, ``start_time``), in order; a run
+        already in the queue keeps its place."""
+        added: list[Any] = []
+        for start in range(0, len(runs), 1000):  # the server's limit per request
+            batch = runs[start : start + 1000]
+            added += self.request("POST", f"/annotation-queues/{queue_id}/runs/by-key", json=batch)
+        return added
+
+    def queue_runs(self, queue_id: str, status: str | None = None) -> list[dict[str, Any]]:
+        """Every run of a queue in its order, each with ``queue_run_id`` and ``added_at``."""
+        out: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": 100} | ({"status": status} if status else {})
+        while True:
+            page = self.request(
+                "GET", f"/annotation-queues/{queue_id}/runs", params={**params, "offset": len(out)}
+            )
+            out += page
+            if len(page) < 100:
+                return out
+
+    def mark_reviewed(self, queue_id: str, queue_run_id: str) -> dict[str, Any]:
+        """Mark an item reviewed by this client's key, now."""
+        found = self.request(
+            "POST", f"/annotation-queues/status/{queue_run_id}", json={"status": "completed"}
+        )
+        return dict(found)
+
+    def root_runs(self, session_id: str, example_ids: list[str]) -> list[dict[str, Any]]:
+        """The root runs of a session on these examples (id, session, start, example)."""
+        runs: list[dict[str, Any]] = []
+        for start in range(0, len(example_ids), 100):
+            body: dict[str, Any] = {
+                "session": [session_id],
+                "reference_example": example_ids[start : start + 100],
+                "is_root": True,
+                "limit": 100,
+                "select": ["reference_example_id"],
+            }
+            while True:
+                page = self.request("POST", "/runs/query", json=body)
+                runs += page["runs"]
+                cursor = page["cursors"].get("next")
+                if not cursor:
+                    break
+                body["cursor"] = cursor
+        return runs

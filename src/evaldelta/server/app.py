@@ -16,6 +16,7 @@ from evaldelta.server.body_limit import BodyLimit
 from evaldelta.server.error_handlers import install_error_handlers
 from evaldelta.server.openapi import document_errors
 from evaldelta.server.routes import (
+    annotation_queue_runs,
     annotation_queues,
     comparative,
     datasets,
@@ -103,6 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
             public,
             public_runs,
             annotation_queues,
+            annotation_queue_runs,
         ):
             app.include_router(module.router, prefix=prefix)
     for prefix in ("/v1", "/api/v1"):

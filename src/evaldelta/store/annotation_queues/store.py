@@ -1,81 +1,30 @@
-"""Annotation queues, the same on both stores: queues of runs for people to review.
-
-A queue has a rubric (instructions, and the feedback keys a reviewer scores); its items are
-runs, each at most once per queue (adding a run again keeps its item), in the order they
-were added.  A reviewer marks an item done; the item is *completed* once as many reviewers
-as the queue's ``num_reviewers_per_item`` have.  A reviewer is named by the prefix of the
-API key they call with (``evd_`` and four characters, what ``evaldelta keys`` shows).
-Their scores are ordinary feedback on the run.
-
-Each backend only says how it writes and deletes rows of the three tables
-(``annotation_queues``, ``annotation_queue_runs``, ``annotation_queue_reviews``); the rules
-and the reads are here, over the dialect.
-"""
+"""The annotation queues of a store, as a base class of both backends."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
-from uuid import UUID, uuid4, uuid5
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
 
 from evaldelta.errors import Conflict, NotFound
-from evaldelta.store.base import FeedbackWhere, Page, QueueWhere, Row, RunWhere
-from evaldelta.store.listing import Listing, Query
-
-# Item and review ids are made from what they join (a queue and a run; an item and a
-# reviewer), so that adding a run twice, or two servers adding it at once, is one item.
-NAMESPACE = UUID("2f0c6a52-7a43-4f0e-8d8e-5b1f3c9a4e11")
-
-QUEUES = "annotation_queues"
-ITEMS = "annotation_queue_runs"
-REVIEWS = "annotation_queue_reviews"
-
-# The stored fields of a queue (``queue_type`` is always "single": pairwise queues are not
-# served).
-QUEUE_COLUMNS = (
-    "tenant_id",
-    "id",
-    "name",
-    "description",
-    "created_at",
-    "updated_at",
-    "queue_type",
-    "default_dataset",
-    "num_reviewers_per_item",
-    "enable_reservations",
-    "reservation_minutes",
-    "reviewer_access_mode",
-    "metadata",
-    "rubric_instructions",
-    "rubric_items",
+from evaldelta.store.annotation_queues import sql
+from evaldelta.store.annotation_queues.rules import (
+    ITEMS,
+    QUEUE_COLUMNS,
+    QUEUES,
+    REVIEWS,
+    Status,
+    item_id,
+    merged_rubric,
+    now,
+    public_item,
+    queue_info,
+    review_id,
+    same_key,
 )
-
-Status = Literal["needs_my_review", "needs_others_review", "completed"]
-
-
-def item_id(queue_id: UUID, run_id: UUID) -> UUID:
-    return uuid5(NAMESPACE, f"item/{queue_id}/{run_id}")
-
-
-def review_id(queue_run_id: UUID, reviewer: str) -> UUID:
-    return uuid5(NAMESPACE, f"review/{queue_run_id}/{reviewer}")
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def merged_rubric(current: list[Row] | None, given: list[Row]) -> list[Row]:
-    """A new rubric replacing ``current``: an item that leaves out ``required_if`` or
-    ``visible_if`` keeps its key's current conditions (the SDK's documented update)."""
-    before = {item["feedback_key"]: item for item in current or []}
-    out = []
-    for item in given:
-        old: Row = before.get(item["feedback_key"], {})
-        kept: Row = {k: old[k] for k in ("required_if", "visible_if") if k in old and k not in item}
-        out.append({**item, **kept})
-    return out
+from evaldelta.store.base import FeedbackWhere, Page, QueueWhere, Row, RunWhere
+from evaldelta.store.listing import Listing
 
 
 class AnnotationQueueStore:
@@ -143,27 +92,28 @@ class AnnotationQueueStore:
 
     def list_annotation_queues(self, tenant_id: UUID, where: QueueWhere, page: Page) -> list[Row]:
         """Queues with their number of runs (``total_runs``)."""
-        d = self._list.dialect
-        q = Query(f"SELECT * FROM {QUEUES} WHERE tenant_id = ?", [tenant_id])
-        if where.ids:
-            q.add(f"AND {d.in_ids('id')}", d.uuid_params(where.ids))
-        if where.name is not None:
-            q.add("AND name = ?", where.name)
-        if where.name_contains:
-            q.add(f"AND {d.contains_ci('name')}", where.name_contains)
-        if where.dataset_id is not None:
-            q.add("AND default_dataset = ?", where.dataset_id)
-        if where.queue_type is not None:
-            q.add("AND queue_type = ?", where.queue_type)
-        direction = "DESC" if where.sort_desc else "ASC"
-        q.add(f"ORDER BY {where.sort_by} {direction}, {d.id_order('id')} LIMIT ? OFFSET ?")
-        q.params += [page.limit, page.offset]
+        q = sql.queues(self._list.dialect, tenant_id, where, page)
         rows = self._list.rows(q.text(), q.params)
         if rows:
-            sizes = self._sizes(tenant_id, [r["id"] for r in rows])
+            ids = [r["id"] for r in rows]
+            sizes = self._list.rows(*sql.sizes(self._list.dialect, tenant_id, ids))
+            counts = {str(r["queue_id"]): int(r["n"]) for r in sizes}
             for row in rows:
-                row["total_runs"] = sizes.get(str(row["id"]), 0)
+                row["total_runs"] = counts.get(str(row["id"]), 0)
         return rows
+
+    def annotation_queues_of_run(self, tenant_id: UUID, run_id: UUID) -> list[Row]:
+        """The queues a run is in, oldest first; a 404 if the run is not the tenant's."""
+        if not self._runs(tenant_id, [run_id]):
+            raise NotFound(f"Run {run_id} not found")
+        found = self._list.rows(
+            f"SELECT queue_id FROM {ITEMS} WHERE tenant_id = ? AND run_id = ?", [tenant_id, run_id]
+        )
+        if not found:
+            return []
+        ids = [r["queue_id"] for r in found]
+        where = QueueWhere(ids=ids, sort_desc=False)
+        return self.list_annotation_queues(tenant_id, where, Page(0, len(ids)))
 
     def _require_queue(self, tenant_id: UUID, queue_id: UUID) -> Row:
         found = self.get_annotation_queue(tenant_id, queue_id)
@@ -189,7 +139,7 @@ class AnnotationQueueStore:
         found = self._runs(tenant_id, [r["run_id"] for r in runs])
         for given in runs:
             run = found.get(str(given["run_id"]))
-            if run is None or not _same_key(run, given):
+            if run is None or not same_key(run, given):
                 raise NotFound(f"Run {given['run_id']} not found")
         ids = list(dict.fromkeys(item_id(queue_id, r["run_id"]) for r in runs))
         existing = {str(i["id"]): i for i in self._items(tenant_id, ids)}
@@ -216,7 +166,7 @@ class AnnotationQueueStore:
             out.append(item)
         if new:
             self._put_queue_rows(ITEMS, new)
-        return [_public_item(i) for i in out]
+        return [public_item(i) for i in out]
 
     def list_annotation_queue_runs(
         self,
@@ -231,7 +181,7 @@ class AnnotationQueueStore:
         """A page of the queue's runs in the order they were added, each with its item's
         fields (``queue_run_id``, ``added_at``, ``last_reviewed_time``...)."""
         queue = self._require_queue(tenant_id, queue_id)
-        q = self._item_query(tenant_id, queue, reviewer, status, "i.*")
+        q = sql.items(tenant_id, queue, reviewer, status, "i.*")
         q.add(f"ORDER BY i.added_at, {self._list.dialect.id_order('i.id')} LIMIT ? OFFSET ?")
         q.params += [page.limit, page.offset]
         items = self._list.rows(q.text(), q.params)
@@ -243,14 +193,14 @@ class AnnotationQueueStore:
                 continue
             if not include_extra:
                 run = {k: v for k, v in run.items() if k != "extra"}
-            out.append({**run, **_queue_info(item)})
+            out.append({**run, **queue_info(item)})
         return out
 
     def annotation_queue_size(
         self, tenant_id: UUID, queue_id: UUID, reviewer: str, status: Status | None
     ) -> int:
         queue = self._require_queue(tenant_id, queue_id)
-        q = self._item_query(tenant_id, queue, reviewer, status, "count(*) AS n")
+        q = sql.items(tenant_id, queue, reviewer, status, "count(*) AS n")
         found = self._list.rows(q.text(), q.params)
         return int(found[0]["n"]) if found else 0
 
@@ -267,7 +217,7 @@ class AnnotationQueueStore:
         self._put_queue_rows(ITEMS, [item])
         if changes.get("last_reviewed_time") is not None:
             self._put_review(item, reviewer, "completed", changes["last_reviewed_time"])
-        return _public_item(item)
+        return public_item(item)
 
     def write_annotation_queue_run_delete(self, tenant_id: UUID, queue_id: UUID, ref: UUID) -> None:
         """Remove one item (named by its id or its run's id) and its reviews."""
@@ -298,7 +248,7 @@ class AnnotationQueueStore:
             self._put_queue_rows(ITEMS, [item])
         if status is not None:
             self._put_review(item, reviewer, status, stamp)
-        return _public_item(item)
+        return public_item(item)
 
     # --- reviews --------------------------------------------------------------------
 
@@ -369,79 +319,3 @@ class AnnotationQueueStore:
             return {}
         rows, _ = self._list.runs(tenant_id, RunWhere(ids=ids), None, None, len(ids), "desc")
         return {str(r["id"]): r for r in rows}
-
-    def _item_query(
-        self, tenant_id: UUID, queue: Row, reviewer: str, status: Status | None, select: str
-    ) -> Query:
-        """The queue's items whose run still exists, with the caller's view of their
-        status: completed (enough reviewers), or needing the caller's or others' review."""
-        q = Query(
-            f"""SELECT {select} FROM {ITEMS} AS i
-                LEFT JOIN (
-                    SELECT queue_run_id, count(*) AS done,
-                        sum(CASE WHEN reviewer = ? THEN 1 ELSE 0 END) AS mine
-                    FROM {REVIEWS} WHERE tenant_id = ? AND queue_id = ? AND status = 'completed'
-                    GROUP BY queue_run_id
-                ) AS v ON v.queue_run_id = i.id
-                WHERE i.tenant_id = ? AND i.queue_id = ?
-                AND i.run_id IN (
-                    SELECT r.id FROM runs AS r WHERE r.tenant_id = ? AND r.session_id IN (
-                        SELECT s.session_id FROM {ITEMS} AS s
-                        WHERE s.tenant_id = ? AND s.queue_id = ?))""",
-            [reviewer, *(tenant_id, queue["id"]) * 2, tenant_id, tenant_id, queue["id"]],
-        )
-        needed = queue.get("num_reviewers_per_item") or 1
-        if status == "completed":
-            q.add("AND coalesce(v.done, 0) >= ?", needed)
-        elif status == "needs_my_review":
-            q.add("AND coalesce(v.done, 0) < ? AND coalesce(v.mine, 0) = 0", needed)
-        elif status == "needs_others_review":
-            q.add("AND coalesce(v.done, 0) < ? AND coalesce(v.mine, 0) > 0", needed)
-        return q
-
-    def _sizes(self, tenant_id: UUID, queue_ids: list[Any]) -> dict[str, int]:
-        d = self._list.dialect
-        rows = self._list.rows(
-            f"""SELECT i.queue_id AS queue_id, count(*) AS n FROM {ITEMS} AS i
-                WHERE i.tenant_id = ? AND {d.in_ids("i.queue_id")}
-                AND i.run_id IN (
-                    SELECT r.id FROM runs AS r WHERE r.tenant_id = ? AND r.session_id IN (
-                        SELECT s.session_id FROM {ITEMS} AS s
-                        WHERE s.tenant_id = ? AND {d.in_ids("s.queue_id")}))
-                GROUP BY i.queue_id""",
-            [tenant_id, d.uuid_params(queue_ids), tenant_id, tenant_id, d.uuid_params(queue_ids)],
-        )
-        return {str(r["queue_id"]): int(r["n"]) for r in rows}
-
-
-def _same_key(run: Row, given: Row) -> bool:
-    """Whether the by-key form's ``session_id`` and ``start_time`` are the run's."""
-    if given.get("session_id") is not None and str(given["session_id"]) != str(run["session_id"]):
-        return False
-    start = given.get("start_time")
-    if start is None:
-        return True
-    stored = run["start_time"]
-    if stored.tzinfo is None:
-        stored = stored.replace(tzinfo=UTC)
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
-    return bool(abs(stored - start) < timedelta(milliseconds=1))
-
-
-def _public_item(item: Row) -> Row:
-    keep = ("id", "queue_id", "run_id", "added_at", "last_reviewed_time")
-    return {
-        **{k: item.get(k) for k in keep},
-        "source_proposed_example_id": item.get("source_proposed_example_id"),
-    }
-
-
-def _queue_info(item: Row) -> Row:
-    return {
-        "queue_run_id": item["id"],
-        "added_at": item["added_at"],
-        "effective_added_at": item["added_at"],
-        "last_reviewed_time": item["last_reviewed_time"],
-        "source_proposed_example_id": item.get("source_proposed_example_id"),
-    }
