@@ -24,6 +24,7 @@ from evaldelta.server.app import create_app
 from evaldelta.server.auth import create_key
 from evaldelta.settings import Settings
 from evaldelta.store import open_store
+from tests.support.browser import browser, page  # noqa: F401 (Chromium fixtures of the page tests)
 
 # The SDK must never try to reach a hosted service from the tests.
 os.environ.setdefault("LANGSMITH_TRACING", "false")

@@ -39,6 +39,13 @@ ODD_SEGMENTS = (
     "y" * 6000,
 )
 METHODS = ("GET", "POST", "PATCH", "DELETE", "PUT")
+# The page's own routes with ids in their paths (not in the OpenAPI schema).
+PAGE_PATHS = (
+    "/o/{tenant_id}/datasets/{dataset_id}/compare",
+    "/o/{tenant_id}/datasets/{dataset_id}",
+    "/public/{share_token}/d",
+    "/ui/review/{queue_id}",
+)
 
 
 @dataclass
@@ -128,11 +135,11 @@ def test_long_asset_names_are_404_in_json(shared_server: Server, length: int) ->
 
 
 def test_odd_paths_under_every_prefix_and_the_page(shared_server: Server) -> None:
-    """Every operation's path with each odd segment in place of its ids, and each odd
-    segment appended to every prefix and to ``/ui`` and ``/ui/static``."""
+    """Every operation's path and page route with each odd segment in place of its ids,
+    and each odd segment appended to every prefix and to ``/ui`` and ``/ui/static``."""
     schema = httpx.get(shared_server.url + "/openapi.json").json()
     targets = set()
-    for path in schema["paths"]:
+    for path in (*schema["paths"], *PAGE_PATHS):
         for segment in ODD_SEGMENTS:
             filled = "/".join(segment if part.startswith("{") else part for part in path.split("/"))
             targets.add(filled)

@@ -281,6 +281,13 @@ def test_no_share_or_feedback_token_appears_in_the_output(tmp_path: Path) -> Non
                 anon.post(f"/feedback/tokens/{feedback_token}?score=1", json={}),
             ]
             assert [r.status_code for r in statuses[:4]] == [200, 200, 404, 422]
+            # The page's read-only view: its own address, and the reads of its example panel.
+            page_reads = [
+                anon.get(f"/public/{token}/d"),
+                anon.post(f"/api/v1/public/{token}/datasets/runs/query", json={}),
+                anon.get(f"/public/{token}/datasets/feedback", params={"limit": 1}),
+            ]
+            assert [r.status_code for r in page_reads] == [200, 200, 200]
             assert all(r.status_code < 500 for r in statuses)
         client.unshare_dataset(dataset.id)
         with httpx.Client(base_url=served.url, timeout=30) as anon:
@@ -293,6 +300,8 @@ def test_no_share_or_feedback_token_appears_in_the_output(tmp_path: Path) -> Non
     assert '"GET /public/***/examples?limit=1 HTTP/1.1" 200' in output
     assert '"GET /api/v1/public/***/datasets HTTP/1.1" 422' in output
     assert '"GET /api/v1/feedback/tokens/*** HTTP/1.1"' in output
+    assert '"GET /public/***/d HTTP/1.1" 200' in output
+    assert '"GET /public/***/datasets/feedback?limit=1 HTTP/1.1" 200' in output
     assert "'raw_path': b'/api/v1/public/***/datasets/runs/delta/stream'" in output
     for secret in (token, run_token, feedback_token, garbage):
         assert not token_leaks(output, secret), f"token fragments in the output: {output}"

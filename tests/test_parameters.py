@@ -831,6 +831,44 @@ ROUTES: dict[tuple[str, str], Route] = {
             "include_stats": lambda s: True,
         },
     ),
+    # --- the read-only page's reads of a shared dataset (docs/comparison-page.md) ---
+    ("POST", "/public/{share_token}/datasets/runs/query"): Route(
+        path=dataset_token,
+        body=lambda s: {"session": [s.a["id"]]},
+        samples={
+            "id": lambda s: [s.runs_a[0]["id"]],
+            "trace": lambda s: s.runs_a[0]["id"],
+            "parent_run": lambda s: s.runs_a[0]["id"],
+            "run_type": lambda s: "llm",
+            "session": lambda s: [s.b["id"]],
+            "reference_example": lambda s: [s.examples[0]["id"]],
+            "execution_order": lambda s: 1,
+            "start_time": lambda s: LATER,
+            "end_time": lambda s: EARLIER,
+            "error": lambda s: True,
+            "filter": lambda s: 'eq(run_type, "llm")',
+            "trace_filter": lambda s: f'eq(id, "{s.runs_a[0]["id"]}")',
+            "tree_filter": lambda s: 'eq(run_type, "llm")',
+            "is_root": lambda s: True,
+            "cursor": lambda s: s.http.post(
+                "/runs/query", json={"session": [s.a["id"]], "limit": 1}
+            ).json()["cursors"]["next"],
+            "select": lambda s: ["id", "name"],
+            "order": lambda s: "asc",
+        },
+    ),
+    ("GET", "/public/{share_token}/datasets/feedback"): Route(
+        path=dataset_token,
+        samples={
+            "run": lambda s: [s.runs_a[0]["id"]],
+            "key": lambda s: ["summary"],
+            "session": lambda s: [s.b["id"]],
+            "source": lambda s: ["api"],
+            "has_comment": lambda s: True,
+            "has_score": lambda s: False,
+            "level": lambda s: "session",
+        },
+    ),
     ("POST", "/public/{share_token}/runs/query"): Route(
         path=run_token,
         body=lambda s: {},

@@ -58,7 +58,7 @@ def test_only_share_token_routes_go_without_a_key(server: Server) -> None:
         for method, operation in item.items()
         if "public" in operation.get("tags", [])
     }
-    assert len(reads) == 2 * 8 and reads <= shared  # eight, at the root and under /api/v1
+    assert len(reads) == 2 * 10 and reads <= shared  # ten, at the root and under /api/v1
     for headers in ({}, {"x-api-key": server.keys["beta"]}, {"x-api-key": "evd_wrong"}):
         with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
             for method, path in sorted(reads):

@@ -399,6 +399,18 @@ def script(http: httpx.Client) -> Iterator[Step]:
             "include_stats": True,
         },
     )
+    call(
+        "public dataset runs",
+        "POST",
+        f"/public/{token}/datasets/runs/query",
+        json={"session": [cand], "is_root": True, "order": "asc"},
+    )
+    call(
+        "public dataset feedback",
+        "GET",
+        f"/public/{token}/datasets/feedback",
+        params={"session": [cand]},
+    )
     run_token = call("share run", "PUT", f"/runs/{uid(1003)}/share", json={})["share_token"]
     call("public run", "GET", f"/public/{run_token}/run")
     call("public trace", "POST", f"/public/{run_token}/runs/query", json={})
@@ -592,6 +604,7 @@ def test_the_script_exercises_what_it_claims(answers: dict[str, list[Step]]) -> 
     assert steps["public delta stream"] == steps["delta stream"]
     assert steps["public dataset"]["example_count"] > 0 and steps["public projects"]
     assert steps["public run"]["id"] == uid(1003) and steps["public trace"]["runs"]
+    assert steps["public dataset runs"]["runs"] and steps["public dataset feedback"]
     assert steps["share state after"] is None and steps["run share state"] is None
     queued = next(body for what, _, body in answers["duckdb"] if what == "queue runs")
     assert [r["id"] for r in queued] == [uid(1001), uid(1000), uid(1101), uid(1102)]

@@ -29,6 +29,7 @@ from evaldelta.server.routes import (
     feedback_tokens,
     info,
     public,
+    public_runs,
     results,
     runs,
     sessions,
@@ -114,6 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
             deltas,
             sharing,
             public,
+            public_runs,
             annotation_queues,
             annotation_queue_runs,
         ):

@@ -2,6 +2,9 @@
 
 These routes need no API key: the page asks for one and sends it with its own API calls.
 The assets are plain files shipped in the package (no build step, nothing from a CDN).
+The same page also answers the links the LangSmith SDK prints (``/o/{tenant}/datasets/…``)
+and the read-only view of a share link (``/public/{share_token}/d``): the page reads
+what to show from its own address.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from functools import cache
 from importlib.resources import files
 from pathlib import PurePosixPath
+from uuid import UUID
 
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -48,6 +52,31 @@ def _asset(name: str) -> Response:
 @router.get("/ui")
 def page() -> Response:
     """The comparison page (shareable state lives in its query string)."""
+    return _asset("index.html")
+
+
+@router.get("/ui/review/{queue_id}")
+def review_page(queue_id: UUID) -> Response:
+    """The review view of one annotation queue (the page asks for a key as on ``/ui``)."""
+    return _asset("index.html")
+
+
+@router.get("/o/{tenant_id}/datasets/{dataset_id}/compare")
+def sdk_compare_link(tenant_id: UUID, dataset_id: UUID) -> Response:
+    """The link ``evaluate()`` prints: the page compares its ``selectedSessions``."""
+    return _asset("index.html")
+
+
+@router.get("/o/{tenant_id}/datasets/{dataset_id}")
+def sdk_dataset_link(tenant_id: UUID, dataset_id: UUID) -> Response:
+    """A dataset's ``url`` as the SDK builds it: the page with that dataset chosen."""
+    return _asset("index.html")
+
+
+@router.get("/public/{share_token}/d")
+def shared_dataset_page(share_token: UUID) -> Response:
+    """A shared dataset's link (the SDK's ``share_dataset(...)["url"]``): the page,
+    read-only, calling only the public routes with the token from this path."""
     return _asset("index.html")
 
 

@@ -61,19 +61,24 @@ async function errorFrom(response) {
 }
 
 export class Api {
-  /** @param {string} key the API key, sent as x-api-key */
-  constructor(key) {
+  /**
+   * @param {string} key the API key, sent as x-api-key ("" sends none)
+   * @param {string} base where the paths below start
+   */
+  constructor(key, base = BASE) {
     this.key = key;
+    this.base = base;
   }
 
   async fetch(method, path, { query, body, signal } = {}) {
-    const url = new URL(BASE + path, window.location.origin);
+    const url = new URL(this.base + path, window.location.origin);
     for (const [name, value] of Object.entries(query ?? {})) {
       for (const one of Array.isArray(value) ? value : [value]) {
         if (one !== undefined && one !== null) url.searchParams.append(name, String(one));
       }
     }
-    const headers = { "x-api-key": this.key, accept: "application/json" };
+    const headers = { accept: "application/json" };
+    if (this.key) headers["x-api-key"] = this.key;
     if (body !== undefined) headers["content-type"] = "application/json";
     let response;
     try {
@@ -83,6 +88,7 @@ export class Api {
         body: body === undefined ? undefined : JSON.stringify(body),
         signal,
         cache: "no-store",
+        credentials: "omit",
       });
     } catch (err) {
       if (err?.name === "AbortError") throw err;

@@ -4,7 +4,11 @@
 import { Api, ApiError } from "./api.js";
 import { Comparison } from "./comparison.js";
 import { ExamplePanel } from "./examples.js";
+import { fromSdkLink, openSdkLink } from "./links.js";
+import { PublicApi, shareProblem, shareToken } from "./public.js";
+import { ReviewView, reviewQueueId } from "./review.js";
 import { SetupForm } from "./setup.js";
+import { sendToQueue } from "./sendqueue.js";
 import { readState, writeState } from "./urlstate.js";
 
 const KEY_STORAGE = "evaldelta.apiKey";
@@ -24,6 +28,8 @@ const ui = {
   resultsTitle: $("results-title"),
   resultsSub: $("results-sub"),
   drill: $("drill"),
+  readOnly: $("read-only"),
+  review: $("review"),
 };
 
 /** @type {Api | null} */
@@ -33,6 +39,8 @@ let run = null;
 let openCell = null; // {kind, session, key}
 let openExample = "";
 let returnFocus = null;
+/** The view a link printed by the LangSmith SDK asks for, until signing in has used it. */
+let sdkLink = fromSdkLink();
 
 const setup = new SetupForm({
   api: () => api,
@@ -46,11 +54,20 @@ const setup = new SetupForm({
   },
 });
 
+/** The queue this address reviews (/ui/review/<id>), or "". */
+const reviewing = reviewQueueId();
+const review = new ReviewView(ui.review, { api: () => api, onError: (err) => report(err) });
+
 const panel = new ExamplePanel(ui.drill, {
   api: () => api,
   onExample: (id) => showExample(id),
   onClose: () => closeDrill(),
   onError: (err) => report(err),
+  // Scores, not a pairwise judge's preferences, and never in a read-only view.
+  actions: (cell) =>
+    cell.kind === "regressed" && !cell.pairwise && !(api instanceof PublicApi)
+      ? sendToQueue(cell, { api: () => api, onError: report })
+      : null,
 });
 
 // --- messages -------------------------------------------------------------------------
@@ -68,6 +85,10 @@ function clearAlert() {
 /** Every failure becomes a sentence on the page; a rejected key sends you to sign in. */
 function report(err) {
   if (err?.name === "AbortError") return;
+  if (api instanceof PublicApi && shareProblem(err, "read")) {
+    showAlert(shareProblem(err, "read"));
+    return;
+  }
   if (err instanceof ApiError && err.status === 401) {
     signOut(`${err.message} Sign in again with a valid key.`);
     return;
@@ -97,16 +118,21 @@ async function signIn(key) {
   api = candidate;
   ui.apiKey.value = "";
   ui.signin.hidden = true;
-  ui.workspace.hidden = false;
   ui.account.hidden = false;
+  if (reviewing) {
+    await review.open(reviewing);
+    return true;
+  }
+  ui.workspace.hidden = false;
   setup.setDatasets(datasets);
-  await restore(readState());
+  await restore(sdkLink ?? readState());
   return true;
 }
 
 function showSignIn() {
   api = null;
   ui.workspace.hidden = true;
+  ui.review.hidden = true;
   ui.account.hidden = true;
   ui.signin.hidden = false;
   ui.apiKey.focus();
@@ -137,7 +163,13 @@ async function restore(state) {
     showAlert(`The dataset in this link (${state.dataset}) was not found for this API key.`);
     return;
   }
-  await setup.restore(state);
+  if (state === sdkLink) {
+    sdkLink = null;
+    const note = await openSdkLink(state, api, setup);
+    if (note) showAlert(note);
+  } else {
+    await setup.restore(state);
+  }
   if (setup.missingChoice()) return;
   await startRun({ focus: false });
   if (state.open && run?.results.has(state.open.key)) {
@@ -285,6 +317,28 @@ $("copy-link").addEventListener("click", async () => {
 window.addEventListener("unhandledrejection", (event) => report(event.reason));
 window.addEventListener("error", (event) => showAlert(`Something went wrong in the page: ${event.message}`));
 
+// --- the read-only view of a share link ------------------------------------------------
+
+/** No key and nothing that writes: the shared dataset through its public routes only. */
+async function openShared(token) {
+  ui.readOnly.hidden = false;
+  const shared = new PublicApi(token);
+  let datasets;
+  try {
+    datasets = await shared.datasets();
+  } catch (err) {
+    showAlert(shareProblem(err, "dataset") || (err instanceof Error ? err.message : String(err)));
+    return;
+  }
+  api = shared;
+  ui.workspace.hidden = false;
+  setup.setDatasets(datasets);
+  setup.dataset.disabled = true; // one dataset: the shared one
+  await restore({ ...readState(), dataset: datasets[0].id });
+}
+
+const token = shareToken();
 const stored = sessionStorage.getItem(KEY_STORAGE);
-if (stored) signIn(stored).catch(report);
+if (token) openShared(token).catch(report);
+else if (stored) signIn(stored).catch(report);
 else showSignIn();

@@ -15,7 +15,8 @@ export class ExamplePanel {
   /**
    * @param {HTMLElement} root the panel (its children are built here)
    * @param {{api: () => import("./api.js").Api, onExample: (id: string) => void,
-   *          onClose: () => void, onError: (err: unknown) => void}} hooks
+   *          onClose: () => void, onError: (err: unknown) => void,
+   *          actions?: (cell: Cell) => HTMLElement | null}} hooks
    */
   constructor(root, hooks) {
     this.root = root;
@@ -23,6 +24,7 @@ export class ExamplePanel {
     this.cache = new Map(); // example id -> example
     this.title = h("h2", { id: "drill-title", tabindex: "-1" });
     this.subtitle = h("p", { class: "hint" });
+    this.actions = h("div"); // what can be done with the listed examples (hooks.actions)
     this.list = h("ol", { class: "example-list", "aria-labelledby": "drill-title" });
     this.more = h("button", { type: "button", class: "secondary", hidden: true, onclick: () => this.showMore() }, "Show more");
     this.detail = h("section", { class: "example-detail", "aria-labelledby": "example-title", hidden: true });
@@ -31,7 +33,7 @@ export class ExamplePanel {
       { type: "button", class: "secondary close", "aria-label": "Close the example list", onclick: () => hooks.onClose() },
       "Close",
     );
-    fill(root, h("div", { class: "drill-head" }, this.title, close), this.subtitle, this.list, this.more, this.detail);
+    fill(root, h("div", { class: "drill-head" }, this.title, close), this.subtitle, this.actions, this.list, this.more, this.detail);
     root.addEventListener("keydown", (e) => {
       if (e.key === "Escape") hooks.onClose();
     });
@@ -46,6 +48,7 @@ export class ExamplePanel {
     const verb = cell.pairwise ? (cell.kind === "improved" ? "won" : "lost") : cell.kind;
     this.title.textContent = `${cell.ids.length} ${noun} ${verb} on “${cell.key}”`;
     this.subtitle.textContent = `“${cell.comparison.name}” against the baseline “${cell.baseline.name}”. Choose one to see both experiments' outputs.`;
+    fill(this.actions, this.hooks.actions?.(cell) ?? null);
     this.list.replaceChildren();
     this.detail.hidden = true;
     this.detail.replaceChildren();
