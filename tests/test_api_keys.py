@@ -22,6 +22,7 @@ from evaldelta.store.clickhouse import schema as clickhouse_schema
 from evaldelta.store.clickhouse.connection import connect
 from evaldelta.store.duckdb import schema as duckdb_schema
 from tests.conftest import STORE_KINDS, Server, run_server, store_url
+from tests.support.migrations import before
 
 
 @pytest.fixture(scope="module", params=STORE_KINDS)
@@ -135,11 +136,14 @@ def test_what_keys_cannot_be_is_refused_naming_it(
 
 # --- keys made before keys had ids --------------------------------------------------------
 
+KEY_IDS = "ALTER TABLE api_keys ADD COLUMN id"  # the migration that gave keys ids
+CH_KEY_IDS = "ALTER TABLE api_keys_versions ADD COLUMN IF NOT EXISTS id"
+
 
 def _old_key_duckdb(path: Path, key_hash: str) -> None:
     con = duckdb.connect(str(path))
     con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY)")
-    for version, sql in enumerate(duckdb_schema.MIGRATIONS[:-1], start=1):
+    for version, sql in enumerate(before(duckdb_schema.MIGRATIONS, KEY_IDS), start=1):
         con.execute(sql)
         con.execute("INSERT INTO schema_migrations VALUES (?)", [version])
     tenant = con.execute(
@@ -156,7 +160,7 @@ def _old_key_chdb(url: str, key_hash: str) -> None:
         "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, applied_at DateTime"
         " DEFAULT now()) ENGINE = ReplacingMergeTree ORDER BY version"
     )
-    for version, statements in enumerate(clickhouse_schema.MIGRATIONS[:-1], start=1):
+    for version, statements in enumerate(before(clickhouse_schema.MIGRATIONS, CH_KEY_IDS), start=1):
         for sql in statements:
             conn.command(sql)
         conn.insert("schema_migrations", ["version"], [{"version": version}])

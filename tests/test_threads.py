@@ -29,6 +29,7 @@ from evaldelta.store.duckdb.schema import migrate as duck_migrate
 from evaldelta.store.threads import thread_id_of
 from tests.conftest import STORE_KINDS, Server, run_server, store_url
 from tests.support.ingest import unique
+from tests.support.migrations import before
 
 pytestmark = [
     pytest.mark.sdk,
@@ -255,7 +256,7 @@ OLD_RUNS = [
 def test_duckdb_migration_fills_in_old_runs(tmp_path: Path) -> None:
     con = duckdb.connect(str(tmp_path / "old.duckdb"))
     con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY)")
-    for version, sql in enumerate(DUCK_MIGRATIONS[:-1], start=1):
+    for version, sql in enumerate(before(DUCK_MIGRATIONS, "ADD COLUMN thread_id"), start=1):
         con.execute(sql)
         con.execute("INSERT INTO schema_migrations VALUES (?)", [version])
     tenant, session = uuid4(), uuid4()
@@ -283,7 +284,8 @@ def test_clickhouse_migration_answers_for_old_runs(tmp_path: Path) -> None:
             version UInt32, applied_at DateTime DEFAULT now()
         ) ENGINE = ReplacingMergeTree ORDER BY version"""
     )
-    for version, statements in enumerate(CH_MIGRATIONS[:-1], start=1):
+    old = before(CH_MIGRATIONS, "ADD COLUMN IF NOT EXISTS thread_id")
+    for version, statements in enumerate(old, start=1):
         for sql in statements:
             conn.command(sql)
         conn.insert("schema_migrations", ["version"], [{"version": version}])
