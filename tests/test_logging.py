@@ -289,6 +289,11 @@ def test_no_share_or_feedback_token_appears_in_the_output(tmp_path: Path) -> Non
             ]
             assert [r.status_code for r in page_reads] == [200, 200, 200]
             assert all(r.status_code < 500 for r in statuses)
+        # A real presigned feedback token, made through the SDK and used without a key.
+        presigned = client.create_presigned_feedback_token(run_id, "thumbs")
+        with httpx.Client(timeout=30) as anon:
+            assert anon.get(presigned.url, params={"score": 1}).status_code == 200
+            assert anon.post(presigned.url, json={"score": 0}).status_code == 200
         client.unshare_dataset(dataset.id)
         with httpx.Client(base_url=served.url, timeout=30) as anon:
             assert anon.get(f"/api/v1/public/{token}/datasets").status_code == 404
@@ -303,7 +308,8 @@ def test_no_share_or_feedback_token_appears_in_the_output(tmp_path: Path) -> Non
     assert '"GET /public/***/d HTTP/1.1" 200' in output
     assert '"GET /public/***/datasets/feedback?limit=1 HTTP/1.1" 200' in output
     assert "'raw_path': b'/api/v1/public/***/datasets/runs/delta/stream'" in output
-    for secret in (token, run_token, feedback_token, garbage):
+    assert '"GET /feedback/tokens/***?score=1 HTTP/1.1" 200' in output
+    for secret in (token, run_token, feedback_token, garbage, str(presigned.id)):
         assert not token_leaks(output, secret), f"token fragments in the output: {output}"
 
 
