@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from evaldelta.delta.engine import Filters
 from evaldelta.ingest.records import JsonObject, RunType, Score
-from evaldelta.server.models_attachments import AttachmentsOperations, NoRunAttachments
+from evaldelta.server.schemas.attachments import AttachmentsOperations, NoRunAttachments
 
 DataType = Literal["kv", "llm", "chat"]
 

@@ -18,7 +18,9 @@ from pydantic import Field
 from evaldelta.errors import NotFound
 from evaldelta.server.auth import Reviewer, Tenant
 from evaldelta.server.deps import StoreDep, WriterDep
-from evaldelta.server.models_annotation_queues import (
+from evaldelta.server.query import declared_query_only
+from evaldelta.server.routes.params import Limit, Offset
+from evaldelta.server.schemas.annotation_queues import (
     AddRun,
     AddRunByKey,
     AnnotationQueueWithSize,
@@ -29,8 +31,6 @@ from evaldelta.server.models_annotation_queues import (
     QueueSize,
     RunWithQueueInfo,
 )
-from evaldelta.server.query import declared_query_only
-from evaldelta.server.routes.params import Limit, Offset
 from evaldelta.store.base import Page, Row
 
 router = APIRouter(tags=["annotation queues"], dependencies=[Depends(declared_query_only)])

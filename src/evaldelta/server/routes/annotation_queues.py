@@ -15,7 +15,9 @@ from fastapi import APIRouter, Depends, Path, Query
 from evaldelta.errors import Invalid, NotFound
 from evaldelta.server.auth import Tenant
 from evaldelta.server.deps import StoreDep, WriterDep
-from evaldelta.server.models_annotation_queues import (
+from evaldelta.server.query import declared_query_only
+from evaldelta.server.routes.params import Limit, Offset
+from evaldelta.server.schemas.annotation_queues import (
     AnnotationQueueWithRubric,
     AnnotationQueueWithSize,
     QueueCreate,
@@ -23,8 +25,6 @@ from evaldelta.server.models_annotation_queues import (
     QueueUpdate,
     stored_rubric,
 )
-from evaldelta.server.query import declared_query_only
-from evaldelta.server.routes.params import Limit, Offset
 from evaldelta.store.base import Page, QueueWhere, Row, Store
 
 router = APIRouter(tags=["annotation queues"], dependencies=[Depends(declared_query_only)])

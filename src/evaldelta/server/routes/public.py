@@ -28,17 +28,17 @@ from evaldelta.server.models import (
     Session,
     SessionFeedbackDelta,
 )
-from evaldelta.server.models_sharing import (
+from evaldelta.server.query import declared_query_only
+from evaldelta.server.routes import examples, sessions
+from evaldelta.server.routes.deltas import TOO_MANY_STREAMS, delta_page, delta_stream
+from evaldelta.server.routes.params import Limit, Offset
+from evaldelta.server.schemas.sharing import (
     DatasetPublic,
     PublicRunsPage,
     PublicRunsQuery,
     RunPublic,
     only,
 )
-from evaldelta.server.query import declared_query_only
-from evaldelta.server.routes import examples, sessions
-from evaldelta.server.routes.deltas import TOO_MANY_STREAMS, delta_page, delta_stream
-from evaldelta.server.routes.params import Limit, Offset
 from evaldelta.server.share_tokens import (
     SharedDataset,
     SharedDatasetDep,

@@ -16,13 +16,13 @@ from fastapi import APIRouter, Depends
 from evaldelta.errors import Invalid, NotFound
 from evaldelta.server.auth import Tenant
 from evaldelta.server.deps import StoreDep, WriterDep
-from evaldelta.server.models_sharing import (
+from evaldelta.server.query import declared_query_only
+from evaldelta.server.schemas.sharing import (
     DatasetShareRequest,
     DatasetShareSchema,
     RunShareRequest,
     RunShareSchema,
 )
-from evaldelta.server.query import declared_query_only
 from evaldelta.store.base import Row, Store
 
 router = APIRouter(tags=["sharing"], dependencies=[Depends(declared_query_only)])

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from evaldelta.ingest.experiment_upload import apply_upload, plan_upload
 from evaldelta.server.auth import Tenant
 from evaldelta.server.deps import WriterDep
-from evaldelta.server.models_upload import ExperimentUpload, UploadResult
+from evaldelta.server.schemas.upload import ExperimentUpload, UploadResult
 
 router = APIRouter(tags=["datasets"])
 
