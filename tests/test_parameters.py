@@ -813,6 +813,8 @@ ROUTES: dict[tuple[str, str], Route] = {
             "filters": lambda s: {s.b["id"]: ['eq(name, "nothing")']},
             "comparative_experiment_id": lambda s: s.comparative_id,
             "include_stats": lambda s: True,
+            "include_coverage": lambda s: True,
+            "include_examples": lambda s: True,
         },
     ),
     ("POST", "/public/{share_token}/datasets/runs/delta/stream"): Route(
@@ -829,6 +831,8 @@ ROUTES: dict[tuple[str, str], Route] = {
             "filters": lambda s: {s.b["id"]: ['eq(name, "nothing")']},
             "comparative_experiment_id": lambda s: s.comparative_id,
             "include_stats": lambda s: True,
+            "include_coverage": lambda s: True,
+            "include_examples": lambda s: True,
         },
     ),
     # --- the read-only page's reads of a shared dataset (docs/comparison-page.md) ---
